@@ -1,0 +1,5 @@
+"""Lets `python -m voicepipe` run the command line."""
+
+from voicepipe.cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""The `voicepipe` command: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from voicepipe.errors import VoicepipeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="voicepipe")
+def cli() -> None:
+    """voicepipe: background jobs and job monitoring for voice data."""
+
+
+def _register() -> None:
+    # Imported here so `voicepipe --help` stays fast and modules stay independent.
+    from voicepipe.cli import bench, run, users
+
+    cli.add_command(run.up)
+    cli.add_command(run.web_command)
+    cli.add_command(run.worker)
+    cli.add_command(run.migrate)
+    cli.add_command(run.ping)
+    cli.add_command(users.user)
+    cli.add_command(bench.bench)
+    # domain tools
+
+
+def main() -> None:
+    """Console entry point: runs the group and turns VoicepipeError into one readable line."""
+    _register()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except VoicepipeError as exc:
+        click.echo(f"voicepipe: error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,116 @@
+"""Runs child processes, restarts any that die, and stops them all on request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+MAX_BACKOFF_S = 30.0
+HEALTHY_AFTER_S = 60.0
+
+
+def _die_with_parent() -> None:
+    # If the supervisor is killed with -9 it cannot stop its children; the kernel does it for us.
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One supervised command line (e.g. `voicepipe web`)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    backoff_s: float = field(default=1.0)
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        self.started_at = time.monotonic()
+        log.info("started %s (pid %s)", self.name, self.process.pid)
+
+
+def voicepipe_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "voicepipe", *args]
+
+
+class Supervisor:
+    """Keeps every child running until `stop` is set; then SIGTERM, wait, SIGKILL."""
+
+    def __init__(self, children: list[Child], stop_timeout_s: float) -> None:
+        self.children = children
+        self.stop_timeout_s = stop_timeout_s
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for child in self.children:
+            await child.start()
+        watchers = {asyncio.create_task(self._wait(child)): child for child in self.children}
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                done, _ = await asyncio.wait(
+                    [stopper, *watchers], return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done - {stopper}:
+                    child = watchers.pop(task)
+                    if stop.is_set():
+                        break
+                    await self._restart_later(child, task.result(), stop)
+                    if not stop.is_set():
+                        watchers[asyncio.create_task(self._wait(child))] = child
+        finally:
+            stopper.cancel()
+            for task in watchers:
+                task.cancel()
+            await self.stop_all()
+
+    async def _wait(self, child: Child) -> int:
+        assert child.process is not None
+        return await child.process.wait()
+
+    async def _restart_later(self, child: Child, code: int, stop: asyncio.Event) -> None:
+        if time.monotonic() - child.started_at > HEALTHY_AFTER_S:
+            child.backoff_s = 1.0
+        log.warning(
+            "%s exited with code %s; restarting in %.0fs", child.name, code, child.backoff_s
+        )
+        try:
+            await asyncio.wait_for(stop.wait(), child.backoff_s)
+            return  # asked to stop while waiting
+        except TimeoutError:
+            pass
+        child.backoff_s = min(child.backoff_s * 2, MAX_BACKOFF_S)
+        child.restarts += 1
+        await child.start()
+
+    async def stop_all(self) -> None:
+        running = [c for c in self.children if c.process and c.process.returncode is None]
+        for child in running:
+            assert child.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)
+        waits = [asyncio.create_task(c.process.wait()) for c in running if c.process]
+        if not waits:
+            return
+        _, late = await asyncio.wait(waits, timeout=self.stop_timeout_s)
+        for child in running:
+            if child.process and child.process.returncode is None:
+                log.warning("%s did not stop in %.0fs; killing it", child.name, self.stop_timeout_s)
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+        log.info("all children stopped")

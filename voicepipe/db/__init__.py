@@ -1,0 +1,1 @@
+"""SQL and row mapping (asyncpg); the only package that talks to PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Embedded Valkey and PostgreSQL for machines with no servers configured."""

@@ -1,0 +1,69 @@
+"""The one error tree: every error voicepipe raises on purpose is a VoicepipeError.
+
+    VoicepipeError
+    ├── ConfigError            a setting is missing or malformed
+    ├── ServerError            an embedded server cannot be started or reached
+    ├── DependencyUnavailable  Redis or PostgreSQL is down            (HTTP 503)
+    ├── InvalidInput           the caller sent something unusable     (HTTP 400)
+    ├── NotAuthenticated       no or bad credentials                  (HTTP 401)
+    ├── PermissionDenied       authenticated but not allowed          (HTTP 403)
+    ├── NotFound               no such thing, or not yours            (HTTP 404)
+    ├── Conflict               the thing's state forbids the action   (HTTP 409)
+    ├── TooLarge               the request body is too big            (HTTP 413)
+    ├── RateLimited            slow down                              (HTTP 429)
+    └── TaskError              raised inside jobs (see voicepipe.tasks)
+
+HTTP statuses are assigned from this tree in one place: voicepipe.web.middleware.
+"""
+
+
+class VoicepipeError(Exception):
+    """Base of every error voicepipe raises deliberately; the message is for people."""
+
+
+class ConfigError(VoicepipeError):
+    """A setting is missing or has a value that cannot be used."""
+
+
+class ServerError(VoicepipeError):
+    """An embedded server could not be started, found or stopped."""
+
+
+class DependencyUnavailable(VoicepipeError):
+    """Redis or PostgreSQL cannot be reached right now."""
+
+
+class InvalidInput(VoicepipeError):
+    """The caller sent something that cannot be used."""
+
+
+class NotAuthenticated(VoicepipeError):
+    """No credentials, or credentials that match nobody."""
+
+
+class PermissionDenied(VoicepipeError):
+    """The caller is known but may not do this."""
+
+
+class NotFound(VoicepipeError):
+    """The thing does not exist, or the caller may not know it exists."""
+
+
+class Conflict(VoicepipeError):
+    """The thing exists but its current state does not allow the action."""
+
+
+class TooLarge(VoicepipeError):
+    """The request is larger than allowed."""
+
+
+class RateLimited(VoicepipeError):
+    """Too many requests; retry_after_s says when to come back."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class TaskError(VoicepipeError):
+    """Base of errors raised by job code."""

@@ -1,0 +1,1 @@
+"""Use cases: what web handlers, jobs and commands ask voicepipe to do."""

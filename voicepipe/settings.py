@@ -1,0 +1,146 @@
+"""All configuration, read once from the environment; the only module that reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voicepipe.errors import ConfigError
+
+QUEUES: tuple[str, ...] = (
+    "default",
+    "audio_processing",
+    "consensus",
+    "batch_processing",
+    "maintenance",
+)
+
+
+def _documented(name: str) -> AliasChoices:
+    """The design fixes a few un-prefixed names; they are read exactly as written."""
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """voicepipe's settings; every field is listed in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICEPIPE_", frozen=True, extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=_documented("REDIS_URL"),
+        description="Redis/Valkey URL; unset means an embedded Valkey under VOICEPIPE_HOME.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=_documented("DATABASE_URL"),
+        description="PostgreSQL URL; unset means an embedded PostgreSQL under VOICEPIPE_HOME.",
+    )
+    job_result_expires_s: int = Field(
+        default=3600,
+        ge=1,
+        validation_alias=_documented("JOB_RESULT_EXPIRES"),
+        description="Seconds arq keeps a job's result in Redis (history stays in PostgreSQL).",
+    )
+    job_max_retries: int = Field(
+        default=3,
+        ge=0,
+        validation_alias=_documented("JOB_MAX_RETRIES"),
+        description="Default number of retries of a task that does not set its own.",
+    )
+    job_retry_delay_s: int = Field(
+        default=60,
+        ge=0,
+        validation_alias=_documented("JOB_RETRY_DELAY"),
+        description="Default base delay in seconds before a retry.",
+    )
+    home: Path = Field(
+        default=Path(".voicepipe"),
+        description="Data directory: embedded servers' data, pidfiles, logs, audio storage.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")
+    worker_concurrency: int = Field(
+        default=10, ge=1, le=10_000, description="Jobs one worker runs at once per queue."
+    )
+    worker_queues: str = Field(
+        default=",".join(QUEUES),
+        description="Comma-separated queues a worker serves when --queues is not given.",
+    )
+    shutdown_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds a stopping worker lets running jobs finish before handing them back.",
+    )
+    admin_email: str = Field(
+        default="admin@localhost",
+        description="Email of the bootstrap admin `voicepipe up` creates on first run.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of every voicepipe process."
+    )
+    redis_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded Valkey; 0 picks a free one and keeps it.",
+    )
+    postgres_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the embedded PostgreSQL; 0 picks a free one and keeps it.",
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"VOICEPIPE_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment, or raise ConfigError naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else "?"
+        field = _field_for(loc)
+        name = env_name(field) if field else loc
+        value = first.get("input")
+        raise ConfigError(f"invalid setting {name}={value!r}: {first['msg']}") from None
+
+
+def _field_for(loc: str) -> str | None:
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if field == loc or (isinstance(alias, AliasChoices) and loc in alias.choices):
+            return field
+    return None
+
+
+def child_environment(
+    settings: Settings, overrides: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment for a child process: ours, with the servers this process resolved."""
+    import os
+
+    env = dict(os.environ)
+    if settings.redis_url:
+        env["REDIS_URL"] = settings.redis_url
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    env["VOICEPIPE_HOME"] = str(settings.home_dir)
+    env.update(overrides or {})
+    return env

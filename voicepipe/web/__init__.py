@@ -1,0 +1,1 @@
+"""The web process: JSON API, websocket feed, admin pages, /health and /metrics."""

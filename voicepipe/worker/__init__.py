@@ -1,0 +1,1 @@
+"""The worker process: runs jobs from several queues in one event loop."""
