@@ -12,6 +12,7 @@
     ├── TooLarge               the request body is too big            (HTTP 413)
     ├── RateLimited            slow down                              (HTTP 429)
     └── TaskError              raised inside jobs (see voicepipe.tasks)
+        └── PermanentTaskError retrying cannot help (e.g. voicepipe.audio.errors)
 
 HTTP statuses are assigned from this tree in one place: voicepipe.web.middleware.
 """
@@ -67,3 +68,7 @@ class RateLimited(VoicepipeError):
 
 class TaskError(VoicepipeError):
     """Base of errors raised by job code."""
+
+
+class PermanentTaskError(TaskError):
+    """A job failed for a reason that retrying cannot fix (a corrupt upload): fail once, clearly."""
