@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a stopping worker lets running jobs finish before handing them back.",
     )
+    startup_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a process waits for Redis and PostgreSQL before giving up at start.",
+    )
     admin_email: str = Field(
         default="admin@localhost",
         description="Email of the bootstrap admin `voicepipe up` creates on first run.",
@@ -144,3 +150,9 @@ def child_environment(
     env["VOICEPIPE_HOME"] = str(settings.home_dir)
     env.update(overrides or {})
     return env
+
+
+def server_environment() -> dict[str, str]:
+    """The environment for an embedded server: a path and a locale, none of our settings."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
+    return {key: os.environ[key] for key in keep if key in os.environ}

@@ -31,7 +31,7 @@ def command_settings(role: str, **overrides: object) -> Iterator[Settings]:
 async def ready_resources(settings: Settings, db_pool_size: int = 10) -> AsyncIterator[Resources]:
     """Open pools, wait for both servers, apply pending migrations, bind for Task.enqueue."""
     async with open_resources(settings, db_pool_size) as resources:
-        await wait_ready(resources)
+        await wait_ready(resources, settings.startup_timeout_s)
         async with resources.db.acquire() as conn:
             await migrate(conn)
         use_resources(resources)

@@ -90,7 +90,7 @@ class EmbeddedPostgres:
             "-c", "shared_buffers=128MB",
             "-c", "fsync=on",
         ]  # fmt: skip
-        procs.start_detached(argv, self.log_path, cwd=self.root, user=self.user)
+        procs.start_daemon(argv, self.log_path, cwd=self.root, user=self.user)
         procs.wait_until(
             lambda: self.running_pid() is not None,
             timeout_s=60,
@@ -140,8 +140,13 @@ class EmbeddedPostgres:
         )
 
     def _run(self, *argv: str) -> str:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, user=self.user, cwd=self.root, check=False
+        result: subprocess.CompletedProcess[str] = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            check=False,
+            **procs.run_as(self.user),
         )
         if result.returncode != 0:
             raise ServerError(f"{Path(argv[0]).name} failed: {result.stderr.strip()[-500:]}")

@@ -11,10 +11,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from voicepipe.errors import ServerError
+from voicepipe.settings import server_environment
 
 SERVICE_USER = "voicepipe"
 
@@ -39,13 +41,11 @@ def read_int(path: Path) -> int | None:
 
 
 def port_is_free(host: str, port: int) -> bool:
+    """True if nothing listens on `port`. Half-closed sockets of a killed server do not count:
+    servers bind with SO_REUSEADDR, so such a port can be reused at once."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) != 0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,28 +92,32 @@ def stop_process(pid: int, timeout_s: float, sig: int = signal.SIGTERM) -> None:
         pass
 
 
-def start_detached(argv: list[str], log_path: Path, cwd: Path, user: str | None) -> int:
-    """Start a server in its own session so it outlives the command that started it."""
+def start_daemon(argv: list[str], log_path: Path, cwd: Path, user: str | None) -> None:
+    """Start a server as a daemon: own session, parent init, outliving the command that started it.
+
+    `setsid --fork` forks once more and exits, so the server is never our child: whoever stops it
+    later (another command) sees it vanish instead of lingering as our zombie. Its pid is read
+    from the pidfile the server writes itself.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            argv,
+        subprocess.run(
+            ["setsid", "--fork", *argv],
+            check=True,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            start_new_session=True,
-            user=user,
-            group=pwd.getpwnam(user).pw_gid if user else None,
-            extra_groups=[] if user else None,
-            env=_clean_env(),
+            env=server_environment(),
+            **run_as(user),
         )
-    return proc.pid
 
 
-def _clean_env() -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TZ")
-    return {key: os.environ[key] for key in keep if key in os.environ}
+def run_as(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that drop to `user` entirely: uid, gid and no root supplementary groups."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def service_user() -> str | None:

@@ -83,18 +83,26 @@ class EmbeddedValkey:
                     "appendfsync everysec",
                     'save ""',
                     "daemonize no",
+                    f"pidfile {self.pidfile}",
                     "loglevel notice",
                     f"logfile {self.log_path}",
                     "",
                 ]
             )
         )
-        pid = procs.start_detached(
-            [str(binary()), str(config)], self.log_path, cwd=self.root, user=None
+        self.pidfile.unlink(missing_ok=True)
+        procs.start_daemon([str(binary()), str(config)], self.log_path, cwd=self.root, user=None)
+        procs.wait_until(
+            lambda: ping(port) and self.pidfile.exists(),
+            timeout_s=30,
+            what=f"valkey on port {port}",
         )
-        self.pidfile.write_text(str(pid))
-        procs.wait_until(lambda: ping(port), timeout_s=30, what=f"valkey on port {port}")
-        log.info("valkey started (pid %s, port %s, data %s)", pid, port, self.root)
+        log.info(
+            "valkey started (pid %s, port %s, data %s)",
+            procs.read_int(self.pidfile),
+            port,
+            self.root,
+        )
 
     def stop(self) -> None:
         pid = procs.read_int(self.pidfile)

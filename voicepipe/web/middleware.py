@@ -54,9 +54,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(
-            exc.status, exc.reason, dict(exc.headers) if exc.status == 405 else None
-        )
+        allow = exc.headers.get("Allow")
+        return error_response(exc.status, exc.reason, {"Allow": allow} if allow else None)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; the server log has the details")

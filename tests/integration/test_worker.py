@@ -1,0 +1,86 @@
+"""One worker process serving several queues: ping end to end, heartbeats, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.support.waiting import eventually
+from voicepipe import keys
+from voicepipe.resources import Resources
+from voicepipe.services.tasks import REGISTRY, JobContext, task
+from voicepipe.services.workers import get_workers
+from voicepipe.settings import QUEUES
+from voicepipe.tasks.ping import ping
+from voicepipe.worker.runner import WorkerProcess
+
+
+async def _slow(ctx: JobContext, seconds: float) -> dict[str, Any]:
+    await ctx.resources.redis.set(f"test:started:{ctx.job_id}", ctx.try_number)
+    if ctx.try_number == 1:
+        await asyncio.sleep(seconds)
+    return {"try": ctx.try_number}
+
+
+slow = REGISTRY.get("test_slow") or task(queue="default", name="test_slow")(_slow)
+
+
+class RunningWorker:
+    def __init__(self, resources: Resources, queues: list[str]) -> None:
+        self.process = WorkerProcess(resources, queues, concurrency=4)
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(self.process.run(self.stop))
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def worker(resources: Resources) -> Any:
+    running = RunningWorker(resources, list(QUEUES))
+    yield running
+    await running.close()
+
+
+async def test_ping_runs_on_every_queue(worker: RunningWorker) -> None:
+    for queue in QUEUES:
+        handle = await ping.enqueue(_queue=queue, payload=queue)
+        result = await handle.result(timeout_s=10)
+        assert result["payload"] == queue and result["queue"] == queue
+        assert result["worker"] == worker.process.worker_id
+
+
+async def test_heartbeat_describes_the_worker(worker: RunningWorker, resources: Resources) -> None:
+    beats = await eventually(lambda: get_workers(resources.redis), what="a heartbeat")
+    assert beats[0]["id"] == worker.process.worker_id
+    assert beats[0]["queues"] == list(QUEUES)
+    assert beats[0]["concurrency"] == 4 and beats[0]["memory_rss_bytes"] > 0
+
+
+async def test_stop_lets_short_jobs_finish(resources: Resources) -> None:
+    running = RunningWorker(resources, ["default"])
+    handle = await slow.enqueue(seconds=0.3)
+    await eventually(
+        lambda: resources.redis.exists(f"test:started:{handle.job_id}"), what="job start"
+    )
+    await running.close()
+    assert await handle.result(timeout_s=1) == {"try": 1}
+    assert await get_workers(resources.redis) == []
+
+
+async def test_stop_hands_unfinished_jobs_back(resources: Resources) -> None:
+    first = RunningWorker(resources, ["default"])
+    handle = await slow.enqueue(seconds=60)
+    await eventually(
+        lambda: resources.redis.exists(f"test:started:{handle.job_id}"), what="job start"
+    )
+    await first.close()  # grace is 2 s in tests; the job needs 60
+    assert await resources.redis.zscore(keys.queue("default"), handle.job_id) is not None
+    second = RunningWorker(resources, ["default"])
+    try:
+        assert await handle.result(timeout_s=10) == {"try": 2}
+    finally:
+        await second.close()

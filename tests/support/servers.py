@@ -1,0 +1,64 @@
+"""The test suite's own Valkey and PostgreSQL, and a fresh database per test from a migrated template."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import asyncpg
+
+from voicepipe.db.migrate import migrate
+from voicepipe.embedded.servers import EmbeddedServers
+
+TEMPLATE = "voicepipe_template"
+_counter = itertools.count()
+
+
+class SuiteServers:
+    """Started once per session; hands out databases made from a migrated template."""
+
+    def __init__(self, home: Path) -> None:
+        self.servers = EmbeddedServers(home)
+
+    def start(self) -> None:
+        self.servers.acquire(need_redis=True, need_postgres=True)
+
+    def stop(self) -> None:
+        self.servers.release()
+
+    @property
+    def redis_url(self) -> str:
+        return self.servers.valkey.url
+
+    def database_url(self, name: str) -> str:
+        return self.servers.postgres.url_for(name)
+
+    async def make_template(self) -> None:
+        admin = await asyncpg.connect(self.database_url("postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(self.database_url(TEMPLATE))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    async def fresh_database(self) -> str:
+        name = f"test_{os.getpid()}_{next(_counter)}"
+        admin = await asyncpg.connect(self.database_url("postgres"))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        finally:
+            await admin.close()
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        admin = await asyncpg.connect(self.database_url("postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
