@@ -20,6 +20,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 _FFT_SIZE = 512
 _SILENCE_DB = -100.0  # level given to digital silence, so logs stay finite
+_SMOOTHING_FRAMES = 3
 
 
 class SpeechDetector(Protocol):
@@ -48,10 +49,11 @@ class EnergyDetectorConfig(BaseModel):
     floor_percentile: float = Field(3.0, gt=0, lt=50)
     floor_window_s: float = Field(30.0, gt=1)
     lowest_floor_db: float = -80.0
-    onset_margin_db: float = Field(7.0, gt=0)
-    release_margin_db: float = Field(3.0, gt=0)
+    onset_margin_db: float = Field(4.5, gt=0)
+    release_margin_db: float = Field(2.0, gt=0)
     min_pause_s: float = Field(0.08, ge=0)
     min_speech_s: float = Field(0.04, ge=0)
+    sustained_speech_s: float = Field(0.2, gt=0)
     hangover_s: float = Field(0.02, ge=0)
 
 
@@ -60,7 +62,8 @@ class EnergyDetector:
 
     The floor is a low percentile of the band level in a sliding window, so it follows the
     room and microphone rather than the loudest peak (which fails on noisy uploads). Hysteresis
-    (onset margin to start speech, smaller release margin to end it) keeps weak word endings;
+    (onset margin to start speech, smaller release margin to end it) keeps weak word endings,
+and a long stretch above the release margin counts even without a loud onset;
     gaps shorter than min_pause_s (stop closures) are filled, then a short hangover protects
     edges.
     """
@@ -85,14 +88,20 @@ class EnergyDetector:
         return level_db.astype(np.float32).reshape(-1, 1)
 
     def speech_mask(self, features: FloatArray) -> BoolArray:
-        level_db = features[:, 0].astype(np.float64)
-        if level_db.size == 0:
+        if features.shape[0] == 0:
             return np.zeros(0, dtype=np.bool_)
+        level_db = _smooth_db(features[:, 0].astype(np.float64), _SMOOTHING_FRAMES)
         floor_db = self.noise_floor_db(level_db)
         cfg = self.config
         onset = level_db > floor_db + cfg.onset_margin_db
-        sustain = level_db > floor_db + cfg.release_margin_db
-        speech = keep_runs_touching(sustain, onset)
+        # Gaps are bridged before the onset test, so a weak word ending or onset next to a
+        # stop closure still joins the loud syllable it belongs to.
+        sustain = fill_short_gaps(
+            level_db > floor_db + cfg.release_margin_db, _frames(cfg.min_pause_s)
+        )
+        # A long stretch just above the floor is speech too (a quiet voice in noise).
+        long_sustain = drop_short_runs(sustain, _frames(cfg.sustained_speech_s))
+        speech = keep_runs_touching(sustain, onset) | long_sustain
         speech = fill_short_gaps(speech, _frames(cfg.min_pause_s))
         speech = drop_short_runs(speech, _frames(cfg.min_speech_s))
         return grow_runs(speech, _frames(cfg.hangover_s))
@@ -111,6 +120,13 @@ class EnergyDetector:
         )
         floor = np.interp(np.arange(level_db.size), centres, floors)
         return np.maximum(floor, cfg.lowest_floor_db)
+
+
+def _smooth_db(level_db: npt.NDArray[np.float64], frames: int) -> npt.NDArray[np.float64]:
+    """Moving average in the power domain: steadier noise estimates, same time resolution."""
+    power = 10 ** (level_db / 10)
+    smoothed = np.convolve(power, np.ones(frames) / frames, mode="same")
+    return 10 * np.log10(np.maximum(smoothed, 10 ** (_SILENCE_DB / 10)))
 
 
 def _frames(seconds: float) -> int:

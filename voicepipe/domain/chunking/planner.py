@@ -12,6 +12,9 @@ from voicepipe.domain.chunking.frames import FRAME_S, FloatArray
 from voicepipe.domain.chunking.runs import BoolArray, runs_of
 
 _QUIET_SMOOTHING_FRAMES = 5  # judge "quietest" over 50 ms, not one noisy frame
+# Speech fades out more slowly than it starts (decays, trailing fricatives sink into the
+# noise first), so the chunk before a pause gets the larger share of it.
+PAUSE_SHARE_BEFORE = 0.6
 
 
 class ChunkingConfig(BaseModel):
@@ -105,11 +108,17 @@ class _Planner:
         while i < len(self.segs):
             options = self._options(i)
             last = len(self.segs) - 1
-            if options and options[-1][0] == last:
-                j, bounds = options[-1]
+            roomy = [o for o in options if not self._cramped(i, *o)]
+            if roomy and roomy[-1][0] == last:
+                j, bounds = roomy[-1]
             elif options:
-                pool = [o for o in options if self.feasible[o[0] + 1]] or options
-                j, bounds = max(pool, key=lambda o: (self._gap(o[0]), -o[0]))
+                # Prefer cuts that keep the full padding and leave a cuttable remainder.
+                pool = (
+                    [o for o in roomy if o[0] < last and self.feasible[o[0] + 1]]
+                    or [o for o in options if self.feasible[o[0] + 1]]
+                    or options
+                )
+                j, bounds = max(pool, key=lambda o: (o[0] == last, self._gap(o[0]), -o[0]))
             elif self._force_cut(i):
                 continue
             else:
@@ -127,7 +136,9 @@ class _Planner:
         return self.segs[k + 1][0] - self.segs[k][1]
 
     def _mid(self, k: int) -> int:
-        return (self.segs[k][1] + self.segs[k + 1][0]) // 2
+        """Where pause k is split between its two chunks."""
+        end, start = self.segs[k][1], self.segs[k + 1][0]
+        return end + int((start - end) * PAUSE_SHARE_BEFORE)
 
     def _options(self, i: int) -> list[tuple[int, tuple[int, int]]]:
         found = []
@@ -139,6 +150,14 @@ class _Planner:
                 found.append((j, bounds))
         return found
 
+    def _cramped(self, i: int, j: int, bounds: tuple[int, int]) -> bool:
+        """True when the chunk had to give up padding it had room for, to fit max_s."""
+        left_limit = 0 if i == 0 else self._mid(i - 1)
+        right_limit = self.total if j == len(self.segs) - 1 else self._mid(j)
+        want_left = min(self.pad_f, self.segs[i][0] - left_limit)
+        want_right = min(self.pad_f, right_limit - self.segs[j][1])
+        return bounds[1] - bounds[0] < self.segs[j][1] - self.segs[i][0] + want_left + want_right
+
     def _bounds(self, i: int, j: int, allow_short: bool = False) -> tuple[int, int] | None:
         """Padded [start, end) of a chunk of segments i..j, or None if its length cannot fit."""
         left_limit = 0 if i == 0 else self._mid(i - 1)
@@ -147,8 +166,16 @@ class _Planner:
         room_left, room_right = start - left_limit, right_limit - end
         pad_left, pad_right = min(self.pad_f, room_left), min(self.pad_f, room_right)
         length = end - start + pad_left + pad_right
-        if length > self.max_f:
+        if end - start > self.max_f:
             return None
+        if length > self.max_f:
+            # Speech fits but padding does not: give up padding rather than cut inside speech.
+            excess = length - self.max_f
+            less_left = min(pad_left, (excess + 1) // 2)
+            less_right = min(pad_right, excess - less_left)
+            less_left = excess - less_right
+            pad_left, pad_right = pad_left - less_left, pad_right - less_right
+            length = self.max_f
         if length < self.min_f:
             # Short chunk: take more of the surrounding silence, evenly while both sides have it.
             missing = self.min_f - length
