@@ -45,7 +45,10 @@ def port_is_free(host: str, port: int) -> bool:
     servers bind with SO_REUSEADDR, so such a port can be reused at once."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) != 0
+        if sock.connect_ex((host, port)) != 0:
+            return True
+        # A port in the ephemeral range can "connect" to itself when nobody listens on it.
+        return sock.getsockname() == sock.getpeername()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
