@@ -1,17 +1,55 @@
-"""Every Redis key name voicepipe uses, in one place."""
+"""Every Redis key name voicepipe uses, in one place.
+
+Per queue q:
+  queue:q      ZSET  ready jobs, member job id, score = rank (domain.jobs.ready_rank_ms)
+  deferred:q   ZSET  jobs waiting for a time, member "<priority>:<job id>", score = due ms
+  running:q    HASH  job id -> JSON {"worker", "started_ms", "try", "task"}
+  wake:q       LIST  tokens that wake an idle worker the moment a job is ready
+Per job: arq's own `arq:job:<id>` (definition) and `arq:result:<id>` (result, expires).
+"""
 
 from __future__ import annotations
 
+from arq.constants import job_key_prefix, result_key_prefix
+
 PREFIX = "voicepipe"
 
-WORKERS = f"{PREFIX}:workers"  # sorted set: worker id -> last heartbeat (ms since epoch)
+WORKERS = f"{PREFIX}:workers"  # ZSET worker id -> last heartbeat ms
+EVENTS = f"{PREFIX}:events"  # STREAM of job lifecycle events, field "e" = JSON
+RECORDERS = "recorders"  # consumer group of EVENTS that writes PostgreSQL
+LIVE = f"{PREFIX}:live"  # pub/sub channel: the same JSON events, for live views
+EVENTS_ENABLED = f"{PREFIX}:events-enabled"  # "0" turns live and progress events off
 
 
 def queue(name: str) -> str:
-    """The arq queue (sorted set of job ids) of a named voicepipe queue."""
     return f"{PREFIX}:queue:{name}"
+
+
+def deferred(name: str) -> str:
+    return f"{PREFIX}:deferred:{name}"
+
+
+def running(name: str) -> str:
+    return f"{PREFIX}:running:{name}"
+
+
+def wake(name: str) -> str:
+    return f"{PREFIX}:wake:{name}"
+
+
+def job(job_id: str) -> str:
+    return job_key_prefix + job_id
+
+
+def result(job_id: str) -> str:
+    return result_key_prefix + job_id
 
 
 def worker(worker_id: str) -> str:
     """A worker's heartbeat record (JSON, short expiry)."""
     return f"{PREFIX}:worker:{worker_id}"
+
+
+def cron_run(name: str, run_ms: int) -> str:
+    """Set once per cron job and scheduled time, so only one worker enqueues it."""
+    return f"{PREFIX}:cron:{name}:{run_ms}"

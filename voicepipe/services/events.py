@@ -1,0 +1,63 @@
+"""Job lifecycle events: one JSON shape, written to the event stream and published live.
+
+Every event has: event, job_id, task, queue, at (epoch seconds), try (1-based), priority, worker.
+Some carry more:
+  queued     args, max_retries, eta (epoch s or null), owner_id, parent_id, batch_id, retry_of, metadata
+  started    -
+  progress   progress {"current", "total", "info"}
+  retry      error, traceback, eta (when the next try is due)
+  success    result, runtime_s
+  failure    error, traceback, runtime_s
+  cancelled  reason
+The stream entry id orders events; the recorder folds them into the `jobs` table by that order.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal
+
+from redis.asyncio.client import Pipeline
+
+from voicepipe import keys
+
+EventType = Literal["queued", "started", "progress", "retry", "success", "failure", "cancelled"]
+LIFECYCLE: tuple[EventType, ...] = ("queued", "started", "progress", "retry", "success", "failure", "cancelled")
+
+
+def make_event(
+    event: EventType,
+    *,
+    job_id: str,
+    task: str,
+    queue: str,
+    try_number: int,
+    priority: int,
+    worker: str | None = None,
+    at: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "job_id": job_id,
+        "task": task,
+        "queue": queue,
+        "at": time.time() if at is None else at,
+        "try": try_number,
+        "priority": priority,
+        "worker": worker,
+        **extra,
+    }
+
+
+def encode(event: dict[str, Any]) -> str:
+    return json.dumps(event, default=str, separators=(",", ":"))
+
+
+def add_to(pipe: Pipeline, event: dict[str, Any], live: bool = True) -> None:
+    """Queue the event on `pipe`: durable in the stream, and published for live views if `live`."""
+    data = encode(event)
+    pipe.xadd(keys.EVENTS, {"e": data})
+    if live:
+        pipe.publish(keys.LIVE, data)
