@@ -11,7 +11,12 @@
     ├── Conflict               the thing's state forbids the action   (HTTP 409)
     ├── TooLarge               the request body is too big            (HTTP 413)
     ├── RateLimited            slow down                              (HTTP 429)
-    └── TaskError              raised inside jobs (see voicepipe.tasks)
+    └── TaskError              raised inside jobs
+        ├── PermanentTaskError     retrying cannot help (a corrupt upload)
+        ├── Retry                  the task asks to run again later
+        ├── SoftTimeLimitExceeded  thrown into a task at its soft limit
+        ├── TimeLimitExceeded      the hard limit freed the job's slot
+        └── JobCancelled           an admin cancelled or terminated the job
         └── PermanentTaskError retrying cannot help (e.g. voicepipe.audio.errors)
 
 HTTP statuses are assigned from this tree in one place: voicepipe.web.middleware.
@@ -72,3 +77,25 @@ class TaskError(VoicepipeError):
 
 class PermanentTaskError(TaskError):
     """A job failed for a reason that retrying cannot fix (a corrupt upload): fail once, clearly."""
+
+
+class Retry(TaskError):
+    """Raised by a task (`raise ctx.retry(countdown_s=30)`) to run again later, if tries are left."""
+
+    def __init__(
+        self, countdown_s: float | None = None, reason: str = "task asked to retry"
+    ) -> None:
+        super().__init__(reason)
+        self.countdown_s = countdown_s
+
+
+class SoftTimeLimitExceeded(TaskError):
+    """Thrown into a task at an await point when its soft time limit passes; cleanup still runs."""
+
+
+class TimeLimitExceeded(TaskError):
+    """The job hit its hard time limit: its slot was freed and its CPU work killed."""
+
+
+class JobCancelled(TaskError):
+    """The job was cancelled or terminated by an admin."""

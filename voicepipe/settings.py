@@ -76,6 +76,21 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a stopping worker lets running jobs finish before handing them back.",
     )
+    job_time_limit_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Hard time limit of a job whose task sets none; its slot is freed after it.",
+    )
+    priority_aging_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Waiting this long is worth one priority level; bounds how long LOW jobs can starve.",
+    )
+    cpu_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes per worker for CPU-bound job work; 0 means one per core.",
+    )
     startup_timeout_s: float = Field(
         default=30.0,
         gt=0,

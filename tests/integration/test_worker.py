@@ -47,7 +47,7 @@ async def worker(resources: Resources) -> Any:
 
 async def test_ping_runs_on_every_queue(worker: RunningWorker) -> None:
     for queue in QUEUES:
-        handle = await ping.enqueue(_queue=queue, payload=queue)
+        handle = await ping.enqueue(queue=queue, payload=queue)
         result = await handle.result(timeout_s=10)
         assert result["payload"] == queue and result["queue"] == queue
         assert result["worker"] == worker.process.worker_id

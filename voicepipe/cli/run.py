@@ -109,7 +109,7 @@ def ping(queue: str, timeout_s: float) -> None:
 
             async with ready_resources(settings, db_pool_size=1):
                 started = time.perf_counter()
-                handle = await ping_task.enqueue(_queue=_queues(queue)[0])
+                handle = await ping_task.enqueue(queue=_queues(queue)[0])
                 try:
                     result = await handle.result(timeout_s=timeout_s)
                 except TimeoutError:

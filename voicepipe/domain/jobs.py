@@ -48,7 +48,7 @@ def backoff_delay_s(
     Full jitter (a uniform pick in [0, capped delay]) spreads a burst of failing jobs out instead
     of retrying them in lockstep.
     """
-    capped = min(max_s, base_s * 2 ** max(failed_try - 1, 0))
+    capped = min(max_s, base_s * 2.0 ** max(failed_try - 1, 0))
     if not jitter:
         return capped
     return (rng or random).uniform(0, capped)

@@ -27,7 +27,7 @@ def process_matches(pid: int, name_part: str) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return name_part in proc.name() or any(name_part in part for part in proc.cmdline()[:1])
+        return bool(name_part in proc.name() or any(name_part in part for part in proc.cmdline()[:1]))
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
@@ -48,7 +48,7 @@ def port_is_free(host: str, port: int) -> bool:
         if sock.connect_ex((host, port)) != 0:
             return True
         # A port in the ephemeral range can "connect" to itself when nobody listens on it.
-        return sock.getsockname() == sock.getpeername()
+        return bool(sock.getsockname() == sock.getpeername())
 
 
 def free_port(host: str = "127.0.0.1") -> int:

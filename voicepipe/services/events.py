@@ -23,7 +23,15 @@ from redis.asyncio.client import Pipeline
 from voicepipe import keys
 
 EventType = Literal["queued", "started", "progress", "retry", "success", "failure", "cancelled"]
-LIFECYCLE: tuple[EventType, ...] = ("queued", "started", "progress", "retry", "success", "failure", "cancelled")
+LIFECYCLE: tuple[EventType, ...] = (
+    "queued",
+    "started",
+    "progress",
+    "retry",
+    "success",
+    "failure",
+    "cancelled",
+)
 
 
 def make_event(

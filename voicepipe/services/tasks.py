@@ -1,18 +1,26 @@
-"""Task declaration: `@task(...)` registers a job function once; the same object enqueues it."""
+"""Task declaration: `@task(...)` registers a job function with its policy; the same object enqueues it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from arq.jobs import Job
+from arq.jobs import deserialize_result
 
 from voicepipe import keys
-from voicepipe.errors import ConfigError, InvalidInput, NotFound
+from voicepipe.domain.jobs import JobPriority, JobStatus
+from voicepipe.errors import ConfigError, InvalidInput, NotFound, TaskError
 from voicepipe.resources import Resources
+from voicepipe.services import broker as broker_module
+from voicepipe.services.broker import Broker, JobSpec
+from voicepipe.services.events import make_event
+from voicepipe.services.job_context import JobContext
 from voicepipe.settings import QUEUES
 
 _current: contextvars.ContextVar[Resources] = contextvars.ContextVar("voicepipe_resources")
@@ -32,69 +40,183 @@ def current_resources() -> Resources:
         ) from None
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a running job knows about itself and the world."""
+def broker_for(resources: Resources) -> Broker:
+    settings = resources.settings
+    return Broker(
+        resources.redis, int(settings.priority_aging_s * 1000), settings.job_result_expires_s
+    )
 
-    job_id: str
-    task_name: str
-    queue: str
-    try_number: int
-    worker_id: str
-    resources: Resources
+
+class JobFailed(TaskError):
+    """Raised by `JobHandle.result` when the job ended in failure."""
 
 
 TaskFn = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class Policy:
+    """How a task is retried and limited; None means the settings' default."""
+
+    max_retries: int | None = None
+    retry_backoff: bool = True
+    retry_backoff_max_s: float = 600.0
+    retry_jitter: bool = True
+    autoretry_for: tuple[type[BaseException], ...] = ()
+    soft_time_limit_s: float | None = None
+    time_limit_s: float | None = None
+
+
+@dataclass(frozen=True)
 class JobHandle:
-    """A job that was enqueued; its result is read through arq until it expires."""
+    """A job that was enqueued: ask for its status, info and result."""
 
     job_id: str
     task_name: str
     queue: str
-    resources: Resources
+    resources: Resources = field(repr=False)
+
+    async def status(self) -> JobStatus | None:
+        """The job's status right now, from Redis while it is live, else from its history."""
+        from voicepipe.services.job_status import live_status
+
+        return await live_status(self.resources, self.job_id, self.queue)
+
+    async def info(self) -> Any:
+        from voicepipe.services import monitoring
+
+        return await monitoring.get_job_info(self.resources, self.job_id)
 
     async def result(self, timeout_s: float | None = None) -> Any:
-        job = Job(self.job_id, self.resources.redis, _queue_name=keys.queue(self.queue))
-        return await job.result(timeout=timeout_s, poll_delay=0.05)
+        """Wait for the result; raises JobFailed if the job failed, TimeoutError after `timeout_s`."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        delay_s = 0.002
+        while True:
+            raw = await self.resources.redis.get(keys.result(self.job_id))
+            if raw is not None:
+                outcome = deserialize_result(raw, deserializer=broker_module.loads)
+                if not outcome.success:
+                    raise JobFailed(f"job {self.job_id} failed: {outcome.result}")
+                return outcome.result
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.job_id} did not finish within {timeout_s}s")
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 0.1)
 
 
 @dataclass(frozen=True)
 class Task:
-    """A declared task: its name, queue and the coroutine that does the work."""
+    """A declared task: its name, queue, policy and the coroutine that does the work."""
 
     name: str
     queue: str
     fn: TaskFn
+    policy: Policy
 
-    async def enqueue(
-        self, *, _queue: str | None = None, _job_id: str | None = None, **kwargs: Any
-    ) -> JobHandle:
-        resources = current_resources()
-        queue = _queue or self.queue
+    def max_retries(self, resources: Resources) -> int:
+        return (
+            resources.settings.job_max_retries
+            if self.policy.max_retries is None
+            else self.policy.max_retries
+        )
+
+    def spec(
+        self,
+        resources: Resources,
+        kwargs: dict[str, Any],
+        *,
+        priority: JobPriority = JobPriority.NORMAL,
+        countdown_s: float | None = None,
+        eta: datetime | None = None,
+        job_id: str | None = None,
+        queue: str | None = None,
+        owner_id: int | None = None,
+        parent_id: str | None = None,
+        batch_id: str | None = None,
+        retry_of: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> JobSpec:
+        """Everything the broker needs to enqueue one job of this task."""
+        queue = queue or self.queue
         if queue not in QUEUES:
             raise InvalidInput(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
-        job_id = _job_id or uuid.uuid4().hex
-        job = await resources.redis.enqueue_job(
-            self.name, _job_id=job_id, _queue_name=keys.queue(queue), **kwargs
+        if countdown_s is not None and eta is not None:
+            raise InvalidInput("give countdown_s or eta, not both")
+        due_s = eta.timestamp() if eta is not None else None
+        if countdown_s is not None:
+            due_s = time.time() + countdown_s
+        job_id = job_id or uuid.uuid4().hex
+        event = make_event(
+            "queued", job_id=job_id, task=self.name, queue=queue, try_number=1, priority=int(priority),
+            args=kwargs, max_retries=self.max_retries(resources), eta=due_s, owner_id=owner_id,
+            parent_id=parent_id, batch_id=batch_id, retry_of=retry_of, metadata=metadata or {},
+        )  # fmt: skip
+        return JobSpec(
+            job_id=job_id,
+            task=self.name,
+            queue=queue,
+            kwargs=kwargs,
+            priority=int(priority),
+            try_number=1,
+            due_ms=int(due_s * 1000) if due_s is not None else None,
+            queued_event=event,
         )
-        if job is None:
-            raise InvalidInput(f"a job with id {job_id} already exists")
-        return JobHandle(job_id=job_id, task_name=self.name, queue=queue, resources=resources)
+
+    async def enqueue(
+        self,
+        *,
+        priority: JobPriority = JobPriority.NORMAL,
+        countdown_s: float | None = None,
+        eta: datetime | None = None,
+        job_id: str | None = None,
+        queue: str | None = None,
+        owner_id: int | None = None,
+        parent_id: str | None = None,
+        batch_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> JobHandle:
+        """Enqueue one job; keyword arguments (JSON-safe) go to the task."""
+        resources = current_resources()
+        spec = self.spec(
+            resources, kwargs, priority=priority, countdown_s=countdown_s, eta=eta, job_id=job_id,
+            queue=queue, owner_id=owner_id, parent_id=parent_id, batch_id=batch_id, metadata=metadata,
+        )  # fmt: skip
+        (accepted,) = await broker_for(resources).enqueue([spec])
+        if not accepted:
+            raise InvalidInput(f"a job with id {spec.job_id} already exists")
+        return JobHandle(
+            job_id=spec.job_id, task_name=self.name, queue=spec.queue, resources=resources
+        )
 
 
 REGISTRY: dict[str, Task] = {}
 
 
-def task(queue: str = "default", name: str | None = None) -> Callable[[TaskFn], Task]:
+def task(
+    queue: str = "default",
+    *,
+    name: str | None = None,
+    max_retries: int | None = None,
+    retry_backoff: bool = True,
+    retry_backoff_max_s: float = 600.0,
+    retry_jitter: bool = True,
+    autoretry_for: tuple[type[BaseException], ...] = (),
+    soft_time_limit_s: float | None = None,
+    time_limit_s: float | None = None,
+) -> Callable[[Callable[..., Awaitable[Any]]], Task]:
     """Declare a task; the decorated coroutine takes a JobContext and keyword arguments."""
     if queue not in QUEUES:
         raise ConfigError(f"task queue {queue!r} is not one of {', '.join(QUEUES)}")
+    if soft_time_limit_s and time_limit_s and soft_time_limit_s >= time_limit_s:
+        raise ConfigError("soft_time_limit_s must be shorter than time_limit_s")
+    policy = Policy(
+        max_retries, retry_backoff, retry_backoff_max_s, retry_jitter, tuple(autoretry_for),
+        soft_time_limit_s, time_limit_s,
+    )  # fmt: skip
 
-    def register(fn: TaskFn) -> Task:
-        declared = Task(name=name or fn.__name__, queue=queue, fn=fn)
+    def register(fn: Callable[..., Awaitable[Any]]) -> Task:
+        declared = Task(name=name or fn.__name__, queue=queue, fn=fn, policy=policy)
         if declared.name in REGISTRY:
             raise ConfigError(f"task {declared.name!r} is declared twice")
         REGISTRY[declared.name] = declared
@@ -108,3 +230,15 @@ def get_task(name: str) -> Task:
         return REGISTRY[name]
     except KeyError:
         raise NotFound(f"no task named {name!r}") from None
+
+
+__all__ = [
+    "JobContext",
+    "JobFailed",
+    "JobHandle",
+    "Policy",
+    "Task",
+    "get_task",
+    "task",
+    "use_resources",
+]

@@ -1,9 +1,8 @@
-"""One worker process: one arq Worker per queue in one event loop, sharing one Redis pool."""
+"""One worker process: a claim loop per queue in one event loop, sharing one Redis pool and CPU pool."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -12,104 +11,115 @@ import uuid
 from typing import Any
 
 import psutil
-from arq.worker import Function, Worker, func
 
 from voicepipe import __version__, keys
 from voicepipe.resources import Resources
 from voicepipe.services import workers as heartbeats
-from voicepipe.services.tasks import REGISTRY, JobContext, Task
+from voicepipe.services.broker import ClaimedJob
+from voicepipe.services.tasks import broker_for
+from voicepipe.worker.cpu import CpuPool
+from voicepipe.worker.executor import Executor
 
 log = logging.getLogger(__name__)
 
+IDLE_WAIT_MAX_S = 1.0
+
 
 class WorkerProcess:
-    """Serves `queues` until `stop` is set, then drains: running jobs get `grace_s` to finish."""
+    """Serves `queues` until `stop` is set, then drains: running jobs get the grace period to finish."""
 
-    def __init__(self, resources: Resources, queues: list[str], concurrency: int) -> None:
+    def __init__(
+        self, resources: Resources, queues: list[str], concurrency: int, cpu_workers: int = 0
+    ) -> None:
         self.resources = resources
         self.queues = queues
         self.concurrency = concurrency
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started_at = time.time()
-        self.arq_workers = [self._arq_worker(queue) for queue in queues]
+        self.broker = broker_for(resources)
+        self.cpu = CpuPool(cpu_workers or resources.settings.cpu_workers or os.cpu_count() or 1)
+        self.live_events = True
+        self.executor = Executor(
+            resources, self.broker, self.cpu, self.worker_id, lambda: self.live_events
+        )
+        self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
+        self._stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        mains = [
-            asyncio.create_task(w.async_run(), name=f"queue {w.queue_name}")
-            for w in self.arq_workers
-        ]
+        loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
-        log.info(
-            "worker %s serving %s, %d jobs at once per queue",
-            self.worker_id,
-            ",".join(self.queues),
-            self.concurrency,
-        )
+        log.info("worker %s serving %s, %d jobs at once per queue",
+                 self.worker_id, ",".join(self.queues), self.concurrency)  # fmt: skip
         stopper = asyncio.create_task(stop.wait())
         try:
-            done, _ = await asyncio.wait([stopper, *mains], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper:
-                    task.result()  # a queue loop that ended on its own has failed: surface why
+            done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopper}:
+                task.result()  # a queue loop that ended on its own has failed: surface why
         finally:
             stopper.cancel()
-            await self._drain(mains)
+            self._stopping = True
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await self._drain()
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await asyncio.gather(beat, return_exceptions=True)
+            self.cpu.close()
             await heartbeats.remove_heartbeat(self.resources.redis, self.worker_id)
             log.info("worker %s stopped", self.worker_id)
 
-    async def _drain(self, mains: list[asyncio.Task[None]]) -> None:
-        for worker in self.arq_workers:
-            worker.allow_pick_jobs = False
-        running = [t for w in self.arq_workers for t in w.tasks.values() if not t.done()]
-        grace_s = self.resources.settings.shutdown_grace_s
-        if running:
-            log.info("waiting up to %.0fs for %d running job(s)", grace_s, len(running))
-            _, still_running = await asyncio.wait(running, timeout=grace_s)
-            for task in still_running:
-                # arq puts a cancelled job back in its queue for another worker.
-                task.cancel()
-            if still_running:
-                log.warning("handed %d unfinished job(s) back to their queues", len(still_running))
-                await asyncio.gather(*still_running, return_exceptions=True)
-        for main in mains:
-            main.cancel()
-        await asyncio.gather(*mains, return_exceptions=True)
-
-    def _arq_worker(self, queue: str) -> Worker:
-        settings = self.resources.settings
-        return Worker(
-            [self._arq_function(t, queue) for t in REGISTRY.values()],
-            queue_name=keys.queue(queue),
-            redis_pool=self.resources.redis,
-            handle_signals=False,
-            max_jobs=self.concurrency,
-            keep_result=settings.job_result_expires_s,
-            max_tries=settings.job_max_retries + 1,
-            health_check_interval=3600,
-            health_check_key=f"{keys.queue(queue)}:health-check:{self.worker_id}",
-        )
-
-    def _arq_function(self, task: Task, queue: str) -> Function:
-        async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
-            job_ctx = JobContext(
-                job_id=ctx["job_id"],
-                task_name=task.name,
-                queue=queue,
-                try_number=ctx["job_try"],
-                worker_id=self.worker_id,
-                resources=self.resources,
+    async def _serve(self, queue: str) -> None:
+        """Claim jobs while there are free slots; otherwise wait for a wake token or the next due job."""
+        running = self.running[queue]
+        slot_freed = asyncio.Event()
+        while True:
+            free = self.concurrency - len(running)
+            if free <= 0:
+                slot_freed.clear()
+                await slot_freed.wait()
+                continue
+            jobs, next_due_ms = await self.broker.claim(
+                queue, self.worker_id, free, self.live_events
             )
-            return await task.fn(job_ctx, **kwargs)
+            for job in jobs:
+                self._start(job, running, slot_freed)
+            if not jobs:
+                wait_s = IDLE_WAIT_MAX_S
+                if next_due_ms is not None:
+                    wait_s = min(wait_s, max(next_due_ms / 1000 - time.time(), 0.001))
+                await self.broker.wait_for_work([queue], wait_s)
 
-        return func(run, name=task.name)
+    def _start(
+        self, job: ClaimedJob, running: dict[str, asyncio.Task[None]], slot_freed: asyncio.Event
+    ) -> None:
+        task = asyncio.create_task(self.executor.run(job), name=f"run {job.job_id}")
+        running[job.job_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            running.pop(job.job_id, None)
+            slot_freed.set()
+
+        task.add_done_callback(done)
+
+    async def _drain(self) -> None:
+        tasks = [t for jobs in self.running.values() for t in jobs.values()]
+        if not tasks:
+            return
+        grace_s = self.resources.settings.shutdown_grace_s
+        log.info("waiting up to %.0fs for %d running job(s)", grace_s, len(tasks))
+        _, unfinished = await asyncio.wait(tasks, timeout=grace_s)
+        for task in unfinished:
+            task.cancel()  # the executor hands the job back to its queue
+        if unfinished:
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            log.warning("handed %d unfinished job(s) back to their queues", len(unfinished))
 
     async def _heartbeat_loop(self) -> None:
         process = psutil.Process()
         while True:
             try:
+                enabled = await self.resources.redis.get(keys.EVENTS_ENABLED)
+                self.live_events = enabled != b"0"
                 await heartbeats.write_heartbeat(
                     self.resources.redis, self.worker_id, self._heartbeat(process)
                 )
@@ -124,10 +134,8 @@ class WorkerProcess:
             "pid": os.getpid(),
             "queues": self.queues,
             "concurrency": self.concurrency,
-            "running": [job_id for w in self.arq_workers for job_id in w.job_tasks],
-            "processed": sum(w.jobs_complete for w in self.arq_workers),
-            "failed": sum(w.jobs_failed for w in self.arq_workers),
-            "retried": sum(w.jobs_retried for w in self.arq_workers),
+            "running": [job_id for jobs in self.running.values() for job_id in jobs],
+            **self.executor.counters,
             "memory_rss_bytes": process.memory_info().rss,
             "version": __version__,
             "started_at": self.started_at,

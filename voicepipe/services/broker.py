@@ -1,0 +1,246 @@
+"""The Redis side of jobs: enqueue, claim, finish, retry and hand back, each one atomic round trip.
+
+Job definitions and results keep arq's format (`arq:job:<id>`, `arq:result:<id>`, JSON-serialised)
+so arq's own tools can read them. What arq lacks is here: priorities, deferred jobs kept apart from
+ready ones, an atomic claim (ZPOPMIN in a script, so two workers never race for a job), a running
+set per queue, wake-up tokens for millisecond pickup, and a lifecycle event written in the same
+step as every state change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import serialize_result
+
+from voicepipe import keys
+from voicepipe.domain.jobs import ready_rank_ms
+from voicepipe.services import events
+
+# Jobs waiting longer than this after their due time are dropped by Redis (arq's default too).
+EXPIRES_EXTRA_MS = 86_400_000
+WAKE_TOKENS_MAX = 256
+
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5] .. ':' .. ARGV[6])
+else
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
+end
+redis.call('LPUSH', KEYS[5], '1')
+redis.call('LTRIM', KEYS[5], 0, WAKE_MAX)
+redis.call('XADD', KEYS[6], '*', 'e', ARGV[7])
+if ARGV[8] == '1' then redis.call('PUBLISH', KEYS[7], ARGV[7]) end
+return 1
+""".replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
+
+# KEYS: ready, deferred, running, events, live   ARGV: now_ms, worker, max_n, aging_ms, queue, live
+_CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+for i = 1, #due, 2 do
+  local member = due[i]
+  local sep = string.find(member, ':', 1, true)
+  local priority = tonumber(string.sub(member, 1, sep - 1))
+  redis.call('ZADD', KEYS[1], tonumber(due[i + 1]) - priority * tonumber(ARGV[4]), string.sub(member, sep + 1))
+  redis.call('ZREM', KEYS[2], member)
+end
+local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
+local claimed = {}
+for i = 1, #popped, 2 do
+  local id = popped[i]
+  local payload = redis.call('GET', 'arq:job:' .. id)
+  if payload then
+    local job = cjson.decode(payload)
+    redis.call('HSET', KEYS[3], id, cjson.encode({worker = ARGV[2], started_ms = now, try = job.t, task = job.f}))
+    local event = cjson.encode({event = 'started', job_id = id, task = job.f, queue = ARGV[5],
+                                at = now / 1000, try = job.t, priority = job.p, worker = ARGV[2]})
+    redis.call('XADD', KEYS[4], '*', 'e', event)
+    if ARGV[6] == '1' then redis.call('PUBLISH', KEYS[5], event) end
+    claimed[#claimed + 1] = id
+    claimed[#claimed + 1] = payload
+  end
+end
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {claimed, first[2] or false}
+"""
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, default=str, separators=(",", ":")).encode()
+
+
+def loads(raw: bytes | str) -> Any:
+    return json.loads(raw)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything needed to put one job in a queue."""
+
+    job_id: str
+    task: str
+    queue: str
+    kwargs: dict[str, Any]
+    priority: int
+    try_number: int
+    due_ms: int | None  # None: ready now
+    queued_event: dict[str, Any]
+
+    def payload(self, enqueued_ms: int) -> bytes:
+        return definition(self.task, self.kwargs, self.try_number, enqueued_ms, self.priority)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    job_id: str
+    task: str
+    queue: str
+    kwargs: dict[str, Any]
+    try_number: int
+    priority: int
+    enqueued_ms: int
+    started_ms: int
+
+
+class Broker:
+    """Queue operations on one Redis; scripts are loaded once and run by their digest."""
+
+    def __init__(self, redis: ArqRedis, aging_ms: int, result_expires_s: int) -> None:
+        self.redis = redis
+        self.aging_ms = aging_ms
+        self.result_expires_ms = result_expires_s * 1000
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._claim = redis.register_script(_CLAIM)
+
+    async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
+        """Put jobs in their queues; False for a job whose id exists already (nothing changes)."""
+        now_ms = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for spec in specs:
+                due_ms = spec.due_ms if spec.due_ms is not None and spec.due_ms > now_ms else None
+                deferred = due_ms is not None
+                score = (
+                    due_ms
+                    if due_ms is not None
+                    else ready_rank_ms(spec.priority, now_ms, self.aging_ms)
+                )
+                expire_ms = max(spec.due_ms or now_ms, now_ms) - now_ms + EXPIRES_EXTRA_MS
+                await self._enqueue(
+                    keys=[keys.job(spec.job_id), keys.result(spec.job_id), keys.queue(spec.queue),
+                          keys.deferred(spec.queue), keys.wake(spec.queue), keys.EVENTS, keys.LIVE],
+                    args=[spec.payload(now_ms), expire_ms, int(deferred), score, spec.priority, spec.job_id,
+                          events.encode(spec.queued_event), int(live)],
+                    client=pipe,
+                )  # fmt: skip
+            results = await pipe.execute()
+        return [bool(r) for r in results]
+
+    async def claim(
+        self, queue: str, worker_id: str, max_n: int, live: bool
+    ) -> tuple[list[ClaimedJob], int | None]:
+        """Take up to `max_n` jobs, best rank first; also returns when the next deferred job is due."""
+        now_ms = int(time.time() * 1000)
+        claimed, next_due = await self._claim(
+            keys=[
+                keys.queue(queue),
+                keys.deferred(queue),
+                keys.running(queue),
+                keys.EVENTS,
+                keys.LIVE,
+            ],
+            args=[now_ms, worker_id, max_n, self.aging_ms, queue, int(live)],
+        )
+        jobs = []
+        for i in range(0, len(claimed), 2):
+            job = loads(claimed[i + 1])
+            jobs.append(
+                ClaimedJob(
+                    job_id=claimed[i].decode(),
+                    task=job["f"],
+                    queue=queue,
+                    kwargs=job["k"],
+                    try_number=job["t"],
+                    priority=job.get("p", 1),
+                    enqueued_ms=job["et"],
+                    started_ms=now_ms,
+                )
+            )
+        return jobs, int(float(next_due)) if next_due else None
+
+    async def wait_for_work(self, queues: list[str], timeout_s: float) -> None:
+        """Block until a wake token arrives for one of `queues`, or `timeout_s` passes."""
+        # Redis takes a fractional timeout; redis-py's type hint says int.
+        await self.redis.blpop([keys.wake(q) for q in queues], timeout=max(timeout_s, 0.001))  # type: ignore[arg-type, misc]
+
+    async def finish(
+        self, job: ClaimedJob, success: bool, result: Any, event: dict[str, Any], live: bool
+    ) -> None:
+        """Store the result (arq's format), drop the job definition and its running entry, record the event."""
+        finished_ms = int(time.time() * 1000)
+        stored = serialize_result(
+            job.task, (), job.kwargs, job.try_number, job.enqueued_ms, success, result,
+            job.started_ms, finished_ms, f"{job.job_id}:{job.task}", keys.queue(job.queue), job.job_id,
+            serializer=dumps,
+        )  # fmt: skip
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if stored is not None:
+                pipe.set(keys.result(job.job_id), stored, px=self.result_expires_ms)
+            pipe.delete(keys.job(job.job_id))
+            pipe.hdel(keys.running(job.queue), job.job_id)
+            events.add_to(pipe, event, live)
+            await pipe.execute()
+
+    async def retry_later(
+        self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
+    ) -> None:
+        """Put the job back as deferred with its try number raised; it runs again at `due_ms`."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(
+                keys.job(job.job_id),
+                _next_try(job),
+                px=due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS,
+            )
+            pipe.zadd(keys.deferred(job.queue), {f"{job.priority}:{job.job_id}": due_ms})
+            pipe.hdel(keys.running(job.queue), job.job_id)
+            pipe.lpush(keys.wake(job.queue), "1")
+            pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
+            events.add_to(pipe, event, live)
+            await pipe.execute()
+
+    async def hand_back(self, job: ClaimedJob, event: dict[str, Any], live: bool) -> None:
+        """Return an unfinished job to its old place in the queue, as a new try (worker shutting down)."""
+        rank = ready_rank_ms(job.priority, job.enqueued_ms, self.aging_ms)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.job(job.job_id), _next_try(job), px=EXPIRES_EXTRA_MS)
+            pipe.zadd(keys.queue(job.queue), {job.job_id: rank})
+            pipe.hdel(keys.running(job.queue), job.job_id)
+            pipe.lpush(keys.wake(job.queue), "1")
+            pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
+            events.add_to(pipe, event, live)
+            await pipe.execute()
+
+    async def publish(self, event: dict[str, Any], live: bool) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            events.add_to(pipe, event, live)
+            await pipe.execute()
+
+
+def definition(
+    task: str, kwargs: dict[str, Any], try_number: int, enqueued_ms: int, priority: int
+) -> bytes:
+    """A job definition in arq's shape (t, f, a, k, et) plus its priority (p), as JSON."""
+    return dumps(
+        {"t": try_number, "f": task, "a": [], "k": kwargs, "et": enqueued_ms, "p": priority}
+    )
+
+
+def _next_try(job: ClaimedJob) -> bytes:
+    """The job's definition with its try number raised by one."""
+    return definition(job.task, job.kwargs, job.try_number + 1, job.enqueued_ms, job.priority)
