@@ -169,3 +169,45 @@ def standard_fixtures(
         )
         for k, (name, (pauses, noise, snr, gain)) in enumerate(SCENARIOS.items())
     ]
+
+
+# container format, file suffix, encoder: what browsers and phones upload
+ENCODINGS: dict[str, tuple[str, str, str]] = {
+    "wav": ("wav", ".wav", "pcm_s16le"),
+    "flac": ("flac", ".flac", "flac"),
+    "ogg_vorbis": ("ogg", ".ogg", "libvorbis"),
+    "ogg_opus": ("ogg", ".opus", "libopus"),
+    "mp3": ("mp3", ".mp3", "libmp3lame"),
+    "webm_opus": ("webm", ".webm", "libopus"),
+    "m4a_aac": ("ipod", ".m4a", "aac"),
+}
+
+
+def encode(
+    samples: FloatArray, rate_hz: int, channels: int, encoding: str, path_stem: Path
+) -> Path:
+    """Encode mono `samples` (copied to every channel) with PyAV's bundled encoders."""
+    import av
+
+    fmt, suffix, codec_name = ENCODINGS[encoding]
+    path = path_stem.with_suffix(suffix)
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
+    with av.open(str(path), mode="w", format=fmt) as container:
+        codec = av.Codec(codec_name, "w")
+        rates = codec.audio_rates or ()
+        out_rate = rate_hz if not rates or rate_hz in rates else 48_000
+        stream = container.add_stream(codec_name, rate=out_rate, layout=layout)
+        resampler = av.AudioResampler(
+            format=codec.audio_formats[0].name, layout=layout, rate=out_rate
+        )
+        interleaved = np.repeat(samples[:, None], channels, axis=1).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(interleaved, dtype=np.float32), format="flt", layout=layout
+        )
+        frame.sample_rate = rate_hz
+        for piece in resampler.resample(frame) + resampler.resample(None):
+            for packet in stream.encode(piece):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -1,7 +1,7 @@
 """Audio adapters: decoding any upload to 16 kHz mono, chunking files, exporting chunks."""
 
 from voicepipe.audio.chunker import Analysis, analyse_file, chunk_file
-from voicepipe.audio.decode import stream_mono_16k
+from voicepipe.audio.decode import probe_duration_s, stream_mono_16k
 from voicepipe.audio.errors import (
     AudioError,
     BadAudioError,
@@ -27,5 +27,6 @@ __all__ = [
     "analyse_file",
     "chunk_file",
     "export_chunks",
+    "probe_duration_s",
     "stream_mono_16k",
 ]

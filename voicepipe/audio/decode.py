@@ -40,8 +40,12 @@ def stream_mono_16k(path: Path, block_s: float = BLOCK_S) -> Iterator[FloatArray
         container = av.open(str(path), mode="r")
     except FileNotFoundError as exc:
         raise TransientAudioError(f"{path.name}: file not found") from exc
+    except av.error.EOFError as exc:
+        raise TruncatedAudioError(f"{path.name}: the file ends before its headers do") from exc
     except av.FFmpegError as exc:
-        raise NotAudioError(f"{path.name}: not an audio or video file we can read") from exc
+        raise NotAudioError(
+            f"{path.name}: not an audio or video file we can read (or cut off before its index)"
+        ) from exc
     except OSError as exc:
         raise TransientAudioError(f"{path.name}: cannot read file: {exc}") from exc
     with container:
@@ -49,6 +53,7 @@ def stream_mono_16k(path: Path, block_s: float = BLOCK_S) -> Iterator[FloatArray
             raise NotAudioError(f"{path.name}: the file has no audio stream")
         stream = container.streams.audio[0]
         declared_s = _declared_duration_s(container, stream)
+        _check_wav_length(path)
         decoded_s = 0.0
         for block in _decode_blocks(container, stream, path.name, block_s):
             decoded_s += block.size / SAMPLE_RATE_HZ
@@ -125,6 +130,30 @@ def _to_mono(frame: av.AudioFrame) -> FloatArray:
     return mono
 
 
+def _check_wav_length(path: Path) -> None:
+    """A WAV's data chunk announces its size; FFmpeg quietly trims it to what is there."""
+    with path.open("rb") as f:
+        header = f.read(4096)
+    if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+        return
+    offset = 12
+    while offset + 8 <= len(header):
+        chunk_id, size = (
+            header[offset : offset + 4],
+            int.from_bytes(header[offset + 4 : offset + 8], "little"),
+        )
+        if chunk_id == b"data":
+            available = path.stat().st_size - (offset + 8)
+            # 0 and 0xFFFFFFFF mean "unknown" (written while streaming); trust the file then.
+            if 0 < size < 0xFFFFFFFF and available < size * _TRUNCATION_TOLERANCE:
+                raise TruncatedAudioError(
+                    f"{path.name}: holds {available} of the {size} bytes of audio its header "
+                    "announces; the upload was probably interrupted"
+                )
+            return
+        offset += 8 + size + (size & 1)
+
+
 def _declared_duration_s(
     container: av.container.InputContainer, stream: av.AudioStream
 ) -> float | None:
@@ -133,3 +162,14 @@ def _declared_duration_s(
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+def probe_duration_s(path: Path) -> float | None:
+    """The duration the file's header announces, without decoding; None if unknown/unreadable."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.audio:
+                return None
+            return _declared_duration_s(container, container.streams.audio[0])
+    except (av.FFmpegError, OSError):
+        return None

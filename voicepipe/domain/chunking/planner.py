@@ -109,16 +109,16 @@ class _Planner:
             options = self._options(i)
             last = len(self.segs) - 1
             roomy = [o for o in options if not self._cramped(i, *o)]
-            if roomy and roomy[-1][0] == last:
-                j, bounds = roomy[-1]
-            elif options:
-                # Prefer cuts that keep the full padding and leave a cuttable remainder.
+            if options:
+                # The longest pause wins (the recording's end counts as a pause as long as
+                # its trailing silence), preferring cuts that keep full padding and leave a
+                # remainder that can itself be cut at pauses.
                 pool = (
-                    [o for o in roomy if o[0] < last and self.feasible[o[0] + 1]]
+                    [o for o in roomy if self.feasible[o[0] + 1]]
                     or [o for o in options if self.feasible[o[0] + 1]]
                     or options
                 )
-                j, bounds = max(pool, key=lambda o: (o[0] == last, self._gap(o[0]), -o[0]))
+                j, bounds = max(pool, key=lambda o: (self._gap(o[0]), -o[0]))
             elif self._force_cut(i):
                 continue
             else:
@@ -133,6 +133,9 @@ class _Planner:
         return out
 
     def _gap(self, k: int) -> int:
+        """Length of the pause after segment k (the trailing silence after the last one)."""
+        if k == len(self.segs) - 1:
+            return self.total - self.segs[k][1]
         return self.segs[k + 1][0] - self.segs[k][1]
 
     def _mid(self, k: int) -> int:
