@@ -27,6 +27,11 @@ def _register() -> None:
     cli.add_command(users.user)
     cli.add_command(bench.bench)
     # domain tools
+    from voicepipe.cli import bench_audio, chunk, consensus
+
+    cli.add_command(chunk.chunk)
+    cli.add_command(consensus.consensus)
+    bench.bench.add_command(bench_audio.audio)
 
 
 def main() -> None:
