@@ -12,9 +12,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.crowd import simulate  # noqa: E402
-from tests.support.crowd_eval import Outcome, auroc, calibration_table, run  # noqa: E402
-from voicepipe.domain.consensus import (  # noqa: E402
+from tests.support.crowd import simulate
+from tests.support.crowd_eval import Outcome, auroc, calibration_table, run
+from voicepipe.domain.consensus import (
     Decision,
     NeedsMorePolicy,
     Transcription,
@@ -94,9 +94,7 @@ def main() -> None:
         figures, outcomes = crowd_figures(args.seed + per_chunk, args.chunks, per_chunk)
         report[f"transcribers_{per_chunk}"] = figures
         pooled += outcomes
-    ece, brier, table = calibration_table(
-        [o.confidence for o in pooled], [o.exact for o in pooled]
-    )
+    ece, brier, table = calibration_table([o.confidence for o in pooled], [o.exact for o in pooled])
     report["calibration"] = {"ece": round(ece, 4), "brier": round(brier, 4), "bins": table}
     report["needs_more"] = needs_more_figures(args.seed + 7, args.chunks // 2, NeedsMorePolicy())
     if args.json:

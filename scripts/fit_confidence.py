@@ -13,8 +13,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.crowd import simulate  # noqa: E402
-from tests.support.crowd_eval import fit_logistic, run  # noqa: E402
+from tests.support.crowd import simulate
+from tests.support.crowd_eval import fit_logistic, run
 
 
 def main() -> None:

@@ -143,7 +143,8 @@ def _noise(rng: np.random.Generator, n: int, colour: str) -> FloatArray:
     spectrum[1:] /= np.sqrt(freqs[1:] / freqs[1])
     spectrum[0] = 0
     pink = np.fft.irfft(spectrum, n)
-    return (pink / pink.std()).astype(np.float32)
+    unit: FloatArray = (pink / pink.std()).astype(np.float32)
+    return unit
 
 
 # name -> (pause range s, noise colour, SNR dB, ±gain dB between sentences)
@@ -159,9 +160,7 @@ SCENARIOS: dict[str, tuple[tuple[float, float], str | None, float, float]] = {
 }
 
 
-def standard_fixtures(
-    cache_dir: Path, n_sentences: int = 10, seed: int = 0
-) -> list[SpeechFixture]:
+def standard_fixtures(cache_dir: Path, n_sentences: int = 10, seed: int = 0) -> list[SpeechFixture]:
     """The evaluation set: clean, short pauses, noisy (white/pink), level jumps, and mixes."""
     return [
         build_recording(
@@ -197,9 +196,9 @@ def encode(
         rates = codec.audio_rates or ()
         out_rate = rate_hz if not rates or rate_hz in rates else 48_000
         stream = container.add_stream(codec_name, rate=out_rate, layout=layout)
-        resampler = av.AudioResampler(
-            format=codec.audio_formats[0].name, layout=layout, rate=out_rate
-        )
+        assert isinstance(stream, av.AudioStream)
+        sample_formats = codec.audio_formats or []
+        resampler = av.AudioResampler(format=sample_formats[0].name, layout=layout, rate=out_rate)
         interleaved = np.repeat(samples[:, None], channels, axis=1).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(
             np.ascontiguousarray(interleaved, dtype=np.float32), format="flt", layout=layout

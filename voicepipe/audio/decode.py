@@ -118,7 +118,7 @@ def _to_mono(frame: av.AudioFrame) -> FloatArray:
     fmt = frame.format
     # Per channel views: rows of a planar frame, strided columns of an interleaved one.
     per_channel = data if fmt.is_planar else data.reshape(-1, channels).T
-    mono = per_channel[0].astype(np.float32)
+    mono: FloatArray = per_channel[0].astype(np.float32)
     for channel in per_channel[1:]:
         mono += channel
     name = fmt.name.rstrip("p")

@@ -1,13 +1,13 @@
 """Errors of reading audio files; BadAudioError and its subclasses are permanent (no retry).
 
-    AudioError(TaskError)
-    ├── TransientAudioError            the file could not be read now; a retry may succeed
-    └── BadAudioError(PermanentTaskError)  the file itself is unusable
-        ├── NotAudioError              not a media file, or one with no audio stream
-        ├── EmptyAudioError            an audio file with no samples
-        ├── TruncatedAudioError        ends before the length its header announces
-        ├── CorruptAudioError          the decoder rejects its data
-        └── SilentAudioError           decodes fine but holds no speech-level sound
+AudioError(TaskError)
+├── TransientAudioError            the file could not be read now; a retry may succeed
+└── BadAudioError(PermanentTaskError)  the file itself is unusable
+    ├── NotAudioError              not a media file, or one with no audio stream
+    ├── EmptyAudioError            an audio file with no samples
+    ├── TruncatedAudioError        ends before the length its header announces
+    ├── CorruptAudioError          the decoder rejects its data
+    └── SilentAudioError           decodes fine but holds no speech-level sound
 """
 
 from __future__ import annotations

@@ -36,8 +36,12 @@ def export_chunks(
                 start, end = spans[k]
                 if writer is None:
                     writer = sf.SoundFile(
-                        paths[k], "w", samplerate=SAMPLE_RATE_HZ, channels=1,
-                        subtype="PCM_16", format=fmt.upper(),
+                        paths[k],
+                        "w",
+                        samplerate=SAMPLE_RATE_HZ,
+                        channels=1,
+                        subtype="PCM_16",
+                        format=fmt.upper(),
                     )
                 lo, hi = max(start, offset), min(end, block_end)
                 writer.write(block[lo - offset : hi - offset].clip(-1.0, 1.0))

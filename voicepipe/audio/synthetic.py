@@ -60,9 +60,7 @@ def _syllable(rng: np.random.Generator, sample_rate_hz: int, level: float) -> Fl
     return np.asarray(level * envelope * wave, dtype=np.float32)
 
 
-def background_noise(
-    rng: np.random.Generator, n_samples: int, level_db: float
-) -> FloatArray:
+def background_noise(rng: np.random.Generator, n_samples: int, level_db: float) -> FloatArray:
     """White noise at `level_db` dBFS RMS."""
     scale = 10 ** (level_db / 20)
     return (rng.standard_normal(n_samples) * scale).astype(np.float32)

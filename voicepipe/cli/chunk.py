@@ -48,7 +48,9 @@ def chunk(
             duration_s = probe_duration_s(path)
             done = _PROGRESS_STEPS * index
 
-            def on_progress(seconds: float, done: int = done, total: float | None = duration_s) -> None:
+            def on_progress(
+                seconds: float, done: int = done, total: float | None = duration_s
+            ) -> None:
                 if total:
                     step = done + min(_PROGRESS_STEPS, int(_PROGRESS_STEPS * seconds / total))
                     bar.update(step - bar.pos)
@@ -87,6 +89,8 @@ def chunk(
             )
             for k, c in enumerate(plan.chunks, start=1):
                 flag = "  forced cut" if c.forced_cut else ""
-                click.echo(f"  {k:4d}  {c.start_s:9.2f}  {c.end_s:9.2f}  {c.duration_s:6.2f} s{flag}")
+                click.echo(
+                    f"  {k:4d}  {c.start_s:9.2f}  {c.end_s:9.2f}  {c.duration_s:6.2f} s{flag}"
+                )
     if failed:
         raise click.exceptions.Exit(1)

@@ -51,10 +51,20 @@ def read_chunks(stream: IO[str]) -> list[_ChunkLine]:
 @click.command()
 @click.argument("input_file", metavar="INPUT.jsonl", type=click.File("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per chunk and line")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.9, show_default=True, help="confidence below which to ask for more")
-@click.option("--max-count", type=click.IntRange(3), default=7, show_default=True,
-              help="transcriptions after which a doubtful chunk goes to expert review")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.9,
+    show_default=True,
+    help="confidence below which to ask for more",
+)
+@click.option(
+    "--max-count",
+    type=click.IntRange(3),
+    default=7,
+    show_default=True,
+    help="transcriptions after which a doubtful chunk goes to expert review",
+)
 def consensus(input_file: IO[str], as_json: bool, threshold: float, max_count: int) -> None:
     """Consensus transcript per chunk, weighting contributors by their estimated accuracy.
 
@@ -66,9 +76,7 @@ def consensus(input_file: IO[str], as_json: bool, threshold: float, max_count: i
     with click.progressbar(lines, label="aligning", file=sys.stderr) as bar:
         for line in bar:
             prepared.append(
-                prepare(
-                    [Transcription(str(t.contributor_id), t.text) for t in line.transcriptions]
-                )
+                prepare([Transcription(str(t.contributor_id), t.text) for t in line.transcriptions])
             )
     accuracy = {c: a.accuracy for c, a in estimate_accuracy_prepared(prepared).items()}
     for line, chunk in zip(lines, prepared, strict=True):

@@ -73,7 +73,7 @@ def test_long_files_stream_in_bounded_blocks(tmp_path: Path) -> None:
 def test_not_audio(tmp_path: Path, content: bytes, error: type[BadAudioError]) -> None:
     path = tmp_path / "upload.wav"
     path.write_bytes(content)
-    with pytest.raises(error, match="upload.wav"):
+    with pytest.raises(error, match=r"upload\.wav"):
         chunk_file(path)
 
 

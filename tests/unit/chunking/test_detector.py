@@ -40,10 +40,20 @@ def test_detects_bursts_between_pauses(tone_bursts: tuple[np.ndarray, int]) -> N
 
 def test_stop_closure_is_not_a_pause_but_a_short_pause_is() -> None:
     rng = np.random.default_rng(1)
-    quiet = lambda s: _noise(s, 1e-3, rng)  # noqa: E731
+
+    def quiet(seconds: float) -> np.ndarray:
+        return _noise(seconds, 1e-3, rng)
+
     signal = np.concatenate(
-        [quiet(0.5), _tone(0.4, 0.1, rng), quiet(0.05), _tone(0.4, 0.1, rng),
-         quiet(0.18), _tone(0.4, 0.1, rng), quiet(0.5)]
+        [
+            quiet(0.5),
+            _tone(0.4, 0.1, rng),
+            quiet(0.05),
+            _tone(0.4, 0.1, rng),
+            quiet(0.18),
+            _tone(0.4, 0.1, rng),
+            quiet(0.5),
+        ]
     )
     runs = runs_of(_mask(signal))
     assert len(runs) == 2, runs  # the 50 ms closure is bridged, the 180 ms pause is not
@@ -60,7 +70,7 @@ def test_threshold_follows_noise_floor_not_peak() -> None:
         parts += [_tone(0.8, speech_level, rng), np.zeros(int(0.7 * RATE), np.float32)]
     parts.append(_tone(0.1, 0.9, rng))  # a cough 20+ dB above everything else
     signal = np.concatenate(parts)
-    signal[int(1.0 * RATE):] += _noise((signal.size - RATE) / RATE, noise_level, rng)
+    signal[int(1.0 * RATE) :] += _noise((signal.size - RATE) / RATE, noise_level, rng)
     runs = runs_of(_mask(signal))
     assert len(runs) == 5, runs
     quiet_speech = runs[:4]

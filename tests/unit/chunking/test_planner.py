@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicepipe.domain.chunking import ChunkingConfig, ChunkPlan, plan_chunks
-from voicepipe.domain.chunking.runs import runs_of
 
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=80, database=None)
 CONFIG = ChunkingConfig(min_s=1.0, max_s=15.0, pad_s=0.25)
@@ -30,7 +31,7 @@ def _plan(mask: np.ndarray, level: np.ndarray, config: ChunkingConfig = CONFIG) 
 def _check_invariants(mask: np.ndarray, plan: ChunkPlan, config: ChunkingConfig) -> None:
     chunks = plan.chunks
     assert chunks, "speech present but no chunk"
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.end_s <= b.start_s + 1e-9, "chunks overlap"
     for c in chunks:
         assert c.duration_s <= config.max_s + 1e-9

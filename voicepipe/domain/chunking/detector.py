@@ -60,12 +60,12 @@ class EnergyDetectorConfig(BaseModel):
 class EnergyDetector:
     """Speech is where the 250-4000 Hz band rises clearly above the recording's own noise floor.
 
-    The floor is a low percentile of the band level in a sliding window, so it follows the
-    room and microphone rather than the loudest peak (which fails on noisy uploads). Hysteresis
-    (onset margin to start speech, smaller release margin to end it) keeps weak word endings,
-and a long stretch above the release margin counts even without a loud onset;
-    gaps shorter than min_pause_s (stop closures) are filled, then a short hangover protects
-    edges.
+        The floor is a low percentile of the band level in a sliding window, so it follows the
+        room and microphone rather than the loudest peak (which fails on noisy uploads). Hysteresis
+        (onset margin to start speech, smaller release margin to end it) keeps weak word endings,
+    and a long stretch above the release margin counts even without a loud onset;
+        gaps shorter than min_pause_s (stop closures) are filled, then a short hangover protects
+        edges.
     """
 
     def __init__(self, config: EnergyDetectorConfig | None = None) -> None:
@@ -85,7 +85,8 @@ and a long stretch above the release margin counts even without a loud onset;
         band = spectrum[:, self._band]
         power = (band.real**2 + band.imag**2).sum(axis=1) * self._power_scale
         level_db = 10.0 * np.log10(np.maximum(power, 10 ** (_SILENCE_DB / 10)))
-        return level_db.astype(np.float32).reshape(-1, 1)
+        features: FloatArray = level_db.astype(np.float32).reshape(-1, 1)
+        return features
 
     def speech_mask(self, features: FloatArray) -> BoolArray:
         if features.shape[0] == 0:
@@ -109,7 +110,7 @@ and a long stretch above the release margin counts even without a loud onset;
     def noise_floor_db(self, level_db: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Per-frame noise floor: a low percentile over a sliding window, sampled every second."""
         cfg = self.config
-        step = int(round(1.0 / FRAME_S))
+        step = round(1.0 / FRAME_S)
         half = _frames(cfg.floor_window_s) // 2
         centres = np.arange(0, level_db.size, step)
         floors = np.array(
@@ -119,7 +120,8 @@ and a long stretch above the release margin counts even without a loud onset;
             ]
         )
         floor = np.interp(np.arange(level_db.size), centres, floors)
-        return np.maximum(floor, cfg.lowest_floor_db)
+        floor_db: npt.NDArray[np.float64] = np.maximum(floor, cfg.lowest_floor_db)
+        return floor_db
 
 
 def _smooth_db(level_db: npt.NDArray[np.float64], frames: int) -> npt.NDArray[np.float64]:
@@ -130,4 +132,4 @@ def _smooth_db(level_db: npt.NDArray[np.float64], frames: int) -> npt.NDArray[np
 
 
 def _frames(seconds: float) -> int:
-    return int(round(seconds / FRAME_S))
+    return round(seconds / FRAME_S)

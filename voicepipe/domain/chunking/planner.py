@@ -123,9 +123,13 @@ class _Planner:
                 continue
             else:
                 # Degenerate bounds (min_s close to max_s): keep the segment whole and short.
-                j, bounds = i, self._bounds(i, i, allow_short=True) or (
-                    self.segs[i][0],
-                    self.segs[i][1],
+                j, bounds = (
+                    i,
+                    self._bounds(i, i, allow_short=True)
+                    or (
+                        self.segs[i][0],
+                        self.segs[i][1],
+                    ),
                 )
             forced = (i > 0 and self.forced[i - 1]) or (j < last and self.forced[j])
             out.append((bounds[0], bounds[1], forced))

@@ -64,9 +64,7 @@ def prepare(transcriptions: Sequence[Transcription]) -> PreparedChunk:
     order = sorted(kept, key=lambda i: (spread[i], keys[i], unique[i].contributor_id))
     return PreparedChunk(
         voters=tuple(unique[i] for i in order),
-        spam=tuple(
-            (unique[i], reason) for i, reason in enumerate(reasons) if reason is not None
-        ),
+        spam=tuple((unique[i], reason) for i, reason in enumerate(reasons) if reason is not None),
         network=align([words[i] for i in order]),
         submitted=len(transcriptions),
     )
@@ -81,8 +79,7 @@ def decide_chunk(
     accuracy = accuracy or {}
     policy = policy or NeedsMorePolicy()
     weights = [
-        Weights.for_accuracy(accuracy.get(t.contributor_id, DEFAULT_ACCURACY))
-        for t in chunk.voters
+        Weights.for_accuracy(accuracy.get(t.contributor_id, DEFAULT_ACCURACY)) for t in chunk.voters
     ]
     slots = vote(chunk.network, weights)
     log_p_exact = sum(math.log(max(s.winner_posterior, 1e-300)) for s in slots)
@@ -106,4 +103,3 @@ def chunk_consensus(
 ) -> ChunkConsensus:
     """Consensus transcript, confidence and next step for one chunk's transcriptions."""
     return decide_chunk(prepare(transcriptions), accuracy, policy)
-

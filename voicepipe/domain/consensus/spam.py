@@ -39,7 +39,5 @@ def _off_topic(i: int, sims: list[list[float]], keys: Sequence[Sequence[str]]) -
     if len(others) < 2:
         return False
     support = sum(sims[i][j] for j in others) / len(others)
-    coherent = any(
-        sims[j][k] >= COHERENT_CROWD_SIMILARITY for j in others for k in others if j < k
-    )
+    coherent = any(sims[j][k] >= COHERENT_CROWD_SIMILARITY for j in others for k in others if j < k)
     return support < OFF_TOPIC_SIMILARITY and coherent
