@@ -9,9 +9,9 @@ import math
 # checked on fresh crowds by scripts/eval_consensus.py. The raw product of slot posteriors
 # assumes independent errors; real errors (homophones, shared mishearings) are not, and the
 # model grows overconfident as voters are added, hence the negative voters term.
-COEF_LOG_ODDS = 1.0947
-COEF_LOG_VOTERS = -1.7996
-INTERCEPT = 2.3268
+COEF_LOG_ODDS = 1.0507
+COEF_LOG_VOTERS = -1.2579
+INTERCEPT = 1.744
 _LOG_ODDS_LIMIT = 30.0
 
 
