@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Evaluate chunking on espeak-ng fixtures with known pauses: boundaries, lengths, coverage."""
+"""Evaluate chunking on espeak-ng fixtures with known pauses: boundaries, lengths, coverage.
+
+boundaries_in_speech counts chunk edges anywhere inside a spoken sentence (the strict target:
+it must be 0); boundaries_in_sound counts edges that split audible sound, i.e. a word.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,14 @@ def score(fixture: SpeechFixture, plan: ChunkPlan) -> dict[str, float | int]:
     spans = fixture.speech_spans_s
     boundaries = [edge for c in plan.chunks for edge in (c.start_s, c.end_s)]
     inside = sum(1 for b in boundaries if any(a < b < e for a, e in spans))
+    through_sound = sum(1 for b in boundaries if fixture.cuts_sound_at(b))
     covered = sum(
         max(0.0, min(e, c.end_s) - max(a, c.start_s)) for a, e in spans for c in plan.chunks
     )
     return {
         "chunks": len(plan.chunks),
         "boundaries_in_speech": inside,
+        "boundaries_in_sound": through_sound,
         "forced_cuts": plan.forced_cuts,
         "min_chunk_s": round(min(c.duration_s for c in plan.chunks), 3),
         "max_chunk_s": round(max(c.duration_s for c in plan.chunks), 3),
@@ -63,6 +69,7 @@ def main() -> None:
         "min_s": config.min_s,
         "max_s": config.max_s,
         "boundaries_in_speech": sum(int(r["boundaries_in_speech"]) for r in rows.values()),
+        "boundaries_in_sound": sum(int(r["boundaries_in_sound"]) for r in rows.values()),
         "forced_cuts": sum(int(r["forced_cuts"]) for r in rows.values()),
         "min_chunk_s": min(r["min_chunk_s"] for r in rows.values()),
         "max_chunk_s": max(r["max_chunk_s"] for r in rows.values()),

@@ -46,12 +46,22 @@ ESPEAK_RATE_HZ = 22_050
 
 @dataclass(frozen=True)
 class SpeechFixture:
-    """A mono recording and the true [start_s, end_s] of each spoken sentence in it."""
+    """A mono recording and the true [start_s, end_s] of each spoken sentence in it.
+
+    sounding_10ms marks the 10 ms frames where the clean speech is audible (within 40 dB of
+    its loudest frame): a cut there would split a sound, while a cut elsewhere inside a
+    sentence falls in a silence between words.
+    """
 
     name: str
     samples: FloatArray
     sample_rate_hz: int
     speech_spans_s: tuple[tuple[float, float], ...]
+    sounding_10ms: npt.NDArray[np.bool_]
+
+    def cuts_sound_at(self, time_s: float) -> bool:
+        frame = int(time_s * 100 + 1e-6)
+        return frame < self.sounding_10ms.size and bool(self.sounding_10ms[frame])
 
     @property
     def duration_s(self) -> float:
@@ -130,7 +140,18 @@ def build_recording(
     )
     noise_power = speech_power / 10 ** (snr_db / 10)
     samples = clean + _noise(rng, clean.size, noise or "white") * np.sqrt(noise_power)
-    return SpeechFixture(name, samples.astype(np.float32), rate, tuple(spans))
+    return SpeechFixture(name, samples.astype(np.float32), rate, tuple(spans), _sounding(clean))
+
+
+def _sounding(clean: FloatArray, floor_db: float = -40.0) -> npt.NDArray[np.bool_]:
+    # 10 ms is 220.5 samples at 22.05 kHz: frame edges are rounded, not accumulated.
+    n = int(clean.size * 100 / ESPEAK_RATE_HZ)
+    edges = np.round(np.arange(n) * ESPEAK_RATE_HZ / 100).astype(np.int64)
+    energy = np.add.reduceat(clean.astype(np.float64) ** 2, edges)
+    counts = np.diff(np.append(edges, clean.size))
+    rms = np.sqrt(energy / counts + 1e-12)
+    loud: npt.NDArray[np.bool_] = 20 * np.log10(rms / rms.max()) > floor_db
+    return loud
 
 
 def _noise(rng: np.random.Generator, n: int, colour: str) -> FloatArray:
