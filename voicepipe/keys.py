@@ -53,3 +53,6 @@ def worker(worker_id: str) -> str:
 def cron_run(name: str, run_ms: int) -> str:
     """Set once per cron job and scheduled time, so only one worker enqueues it."""
     return f"{PREFIX}:cron:{name}:{run_ms}"
+
+
+CRON_SCHEDULE = f"{PREFIX}:cron-schedule"  # HASH cron name -> JSON domain.job_views.CronEntry

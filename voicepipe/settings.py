@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Processes per worker for CPU-bound job work; 0 means one per core.",
     )
+    recorder_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Most job events the recorder folds into one PostgreSQL transaction.",
+    )
+    recorder_claim_idle_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds an event may stay unacknowledged before another recorder takes it over.",
+    )
     startup_timeout_s: float = Field(
         default=30.0,
         gt=0,

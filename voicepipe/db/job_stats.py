@@ -1,0 +1,95 @@
+"""SQL for job statistics over a time window, read from the finished-jobs index alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+LIVE_STATUSES = ["pending", "scheduled", "started", "retry"]
+QUANTILES = [0.5, 0.95, 0.99]
+
+
+@dataclass(frozen=True)
+class FinishedCounts:
+    by_status: dict[str, int]
+    by_task: dict[str, dict[str, int]]
+    by_queue: dict[str, dict[str, int]]
+
+
+async def finished_counts(conn: Conn, since: datetime, until: datetime) -> FinishedCounts:
+    """Jobs finished in [since, until) by final status, and per task and per queue."""
+    rows = await conn.fetch(
+        """SELECT status, task_name, queue, GROUPING(task_name, queue) AS grouping,
+                  count(*)::int AS n
+           FROM jobs WHERE completed_at >= $1 AND completed_at < $2
+           GROUP BY GROUPING SETS ((status), (status, task_name), (status, queue))""",
+        since,
+        until,
+    )
+    counts = FinishedCounts({}, {}, {})
+    for row in rows:
+        if row["grouping"] == 3:  # neither task nor queue: the status total
+            counts.by_status[row["status"]] = row["n"]
+        elif row["grouping"] == 1:  # grouped by task (queue rolled up)
+            counts.by_task.setdefault(row["task_name"], {})[row["status"]] = row["n"]
+        else:
+            counts.by_queue.setdefault(row["queue"], {})[row["status"]] = row["n"]
+    return counts
+
+
+async def live_counts(conn: Conn) -> dict[str, int]:
+    """Jobs not finished yet, by status (the backlog is small next to history)."""
+    rows = await conn.fetch(
+        """SELECT status, count(*)::int AS n FROM jobs WHERE status = ANY($1::text[])
+           GROUP BY status""",
+        LIVE_STATUSES,
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
+async def finished_per_bucket(
+    conn: Conn, since: datetime, until: datetime, bucket_s: int
+) -> dict[datetime, int]:
+    """Finished jobs per bucket of `bucket_s` seconds starting at `since`; empty buckets absent."""
+    rows = await conn.fetch(
+        """SELECT date_bin(make_interval(secs => $3), completed_at, $1) AS start,
+                  count(*)::int AS n
+           FROM jobs WHERE completed_at >= $1 AND completed_at < $2 GROUP BY 1""",
+        since,
+        until,
+        float(bucket_s),
+    )
+    return {row["start"]: row["n"] for row in rows}
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Quantiles (QUANTILES order) of run and wait seconds, None when nothing was measured."""
+
+    runtime_s: list[float] | None
+    wait_s: list[float] | None
+    count: int
+
+
+async def durations(conn: Conn, since: datetime, until: datetime) -> Durations:
+    """Run time (completed - started) and wait time (started - due) of jobs finished in the window."""
+    row = await conn.fetchrow(
+        """SELECT percentile_cont($3::float8[]) WITHIN GROUP
+                      (ORDER BY extract(epoch FROM completed_at - started_at)::float8) AS runtime_s,
+                  percentile_cont($3::float8[]) WITHIN GROUP
+                      (ORDER BY extract(epoch FROM started_at - greatest(created_at, scheduled_for))::float8)
+                      AS wait_s,
+                  count(*)::int AS n
+           FROM jobs
+           WHERE completed_at >= $1 AND completed_at < $2 AND started_at IS NOT NULL""",
+        since,
+        until,
+        QUANTILES,
+    )
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    return Durations(row["runtime_s"], row["wait_s"], row["n"])

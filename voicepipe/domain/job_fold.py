@@ -1,0 +1,177 @@
+"""Folding job lifecycle events into one change per job, so a batch becomes one upsert.
+
+The rules make the result independent of how events are split into batches and of the order in
+which batches are applied (two recorders may commit out of stream order):
+  - the status and the fields that go with it (retry count, worker, error, traceback, result,
+    completed at) are a function of one event alone, and the row keeps them from the event with
+    the newest stream id it has seen;
+  - progress is kept from the newest progress event, on its own stream id;
+  - created_at is the earliest event time (the queued event's, once seen), scheduled_for the
+    latest due time, started_at the first start of the highest try;
+  - what only the queued event knows (args, max retries, owner, parent, batch, metadata) is
+    filled once, whenever that event arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicepipe.domain.jobs import JobStatus
+
+StreamId = tuple[int, int]
+
+# Fields every event has; what is left over is the event's own data (kept in the timeline).
+COMMON_FIELDS = frozenset({"event", "job_id", "task", "queue", "at", "try", "priority", "worker"})
+TERMINAL_EVENTS = {
+    "success": JobStatus.SUCCESS,
+    "failure": JobStatus.FAILURE,
+    "cancelled": JobStatus.CANCELLED,
+}
+STATUS_EVENTS = frozenset({"queued", "started", "retry", *TERMINAL_EVENTS})
+
+
+def parse_stream_id(raw: bytes | str) -> StreamId:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What one lifecycle event says the job is now."""
+
+    status: JobStatus
+    retry_count: int
+    worker: str | None
+    error: str | None
+    traceback: str | None
+    result: Any
+    completed_at_s: float | None
+
+
+def state_after(event: dict[str, Any]) -> JobState:
+    """The job's state right after `event` (a lifecycle event other than progress)."""
+    kind = event["event"]
+    try_number = int(event.get("try") or 1)
+    at_s = float(event["at"])
+    worker = event.get("worker")
+    if kind == "queued":
+        eta_s = event.get("eta")
+        status = JobStatus.SCHEDULED if eta_s is not None and eta_s > at_s else JobStatus.PENDING
+        return JobState(status, try_number - 1, None, None, None, None, None)
+    if kind == "started":
+        return JobState(JobStatus.STARTED, try_number - 1, worker, None, None, None, None)
+    if kind == "retry":
+        # the failed try is `try`: that many retries have been decided so far
+        return JobState(
+            JobStatus.RETRY, try_number, worker, event.get("error"), event.get("traceback"),
+            None, None,
+        )  # fmt: skip
+    status = TERMINAL_EVENTS[kind]
+    error = event.get("reason") if kind == "cancelled" else event.get("error")
+    return JobState(
+        status, try_number - 1, worker, error, event.get("traceback"), event.get("result"), at_s
+    )
+
+
+@dataclass
+class JobDelta:
+    """Everything a batch says about one job; the database merges it into the job's row."""
+
+    job_id: str
+    task: str
+    queue: str
+    priority: int
+    created_at_s: float
+    queued: dict[str, Any] | None = None  # the (earliest) queued event, when in this batch
+    queued_id: StreamId | None = None
+    scheduled_for_s: float | None = None
+    state_id: StreamId | None = None
+    state: JobState | None = None
+    started_try: int | None = None
+    started_at_s: float | None = None
+    progress_id: StreamId | None = None
+    progress: Any = None
+    event_count: int = field(default=0)
+
+    def apply(self, stream_id: StreamId, event: dict[str, Any]) -> None:
+        """Merge one event; events may come in any order."""
+        kind = event["event"]
+        at_s = float(event["at"])
+        self.event_count += 1
+        self.created_at_s = min(self.created_at_s, at_s)
+        if kind == "queued" and (self.queued_id is None or stream_id < self.queued_id):
+            self.queued_id, self.queued = stream_id, event
+        due_s = event.get("eta") if kind in ("queued", "retry") else None
+        if due_s is not None:
+            self.scheduled_for_s = max(self.scheduled_for_s or due_s, float(due_s))
+        if kind == "started":
+            try_number = int(event.get("try") or 1)
+            if self.started_try is None or try_number > self.started_try:
+                self.started_try, self.started_at_s = try_number, at_s
+            elif try_number == self.started_try and self.started_at_s is not None:
+                self.started_at_s = min(self.started_at_s, at_s)
+        if kind == "progress":
+            if self.progress_id is None or stream_id > self.progress_id:
+                self.progress_id, self.progress = stream_id, event.get("progress")
+        elif kind in STATUS_EVENTS and (self.state_id is None or stream_id > self.state_id):
+            self.state_id, self.state = stream_id, state_after(event)
+
+
+def is_event(value: Any) -> bool:
+    """Whether a decoded stream entry has what folding needs."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("job_id"), str)
+        and isinstance(value.get("event"), str)
+        and isinstance(value.get("at"), int | float)
+        and isinstance(value.get("task"), str)
+        and isinstance(value.get("queue"), str)
+    )
+
+
+def fold(entries: list[tuple[StreamId, dict[str, Any]]]) -> list[JobDelta]:
+    """One delta per job of the batch, in order of the job's first entry."""
+    deltas: dict[str, JobDelta] = {}
+    for stream_id, event in entries:
+        delta = deltas.get(event["job_id"])
+        if delta is None:
+            delta = deltas[event["job_id"]] = JobDelta(
+                job_id=event["job_id"],
+                task=event["task"],
+                queue=event["queue"],
+                priority=1 if event.get("priority") is None else int(event["priority"]),
+                created_at_s=float(event["at"]),
+            )
+        delta.apply(stream_id, event)
+    return list(deltas.values())
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One row of a job's timeline (progress is not kept: only the latest is, on the job)."""
+
+    stream_id: StreamId
+    job_id: str
+    event: str
+    at_s: float
+    try_number: int | None
+    worker: str | None
+    data: dict[str, Any]
+
+
+def timeline_events(entries: list[tuple[StreamId, dict[str, Any]]]) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(
+            stream_id=stream_id,
+            job_id=event["job_id"],
+            event=event["event"],
+            at_s=float(event["at"]),
+            try_number=event.get("try"),
+            worker=event.get("worker"),
+            data={k: v for k, v in event.items() if k not in COMMON_FIELDS},
+        )
+        for stream_id, event in entries
+        if event["event"] != "progress"
+    ]
