@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import numpy as np
+import psutil
 import soundfile as sf
 
 from voicepipe.audio import chunk_file, stream_mono_16k
@@ -46,7 +47,7 @@ def measure(path: Path, decode_only: bool) -> dict[str, float]:
     """
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    baseline_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline_rss_mb = psutil.Process().memory_info().rss / 2**20  # current, after imports
     started = time.perf_counter()
     if decode_only:
         audio_s = sum(block.size for block in stream_mono_16k(path)) / 16_000
@@ -123,8 +124,8 @@ def audio(as_json: bool, short_min: float, long_min: float, repeat: int) -> None
     )
     click.echo(
         f"peak RSS chunking {figures['long_audio_s'] / 60:.0f} min: "
-        f"{figures['long_peak_rss_mb']} MB (process after imports: "
-        f"{figures['process_baseline_rss_mb']} MB)"
+        f"{figures['long_peak_rss_mb']} MB (the process held "
+        f"{figures['process_baseline_rss_mb']} MB after imports, before decoding)"
     )
     if as_json:
         click.echo(json.dumps(figures))
