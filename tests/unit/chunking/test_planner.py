@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voicepipe.domain.chunking import ChunkingConfig, ChunkPlan, plan_chunks
+from voicepipe.domain.chunking.runs import runs_of
 
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=80, database=None)
 CONFIG = ChunkingConfig(min_s=1.0, max_s=15.0, pad_s=0.25)
@@ -58,6 +59,20 @@ def test_invariants_hold_for_any_layout(segments: list[tuple[int, int]]) -> None
     plan = _plan(mask, level)
     _check_invariants(mask, plan, CONFIG)
     assert _plan(mask, level) == plan  # deterministic
+
+
+@PROPERTY
+@given(
+    segments=st.lists(st.tuples(st.integers(5, 4000), st.integers(0, 60)), min_size=1, max_size=6)
+)
+def test_invariants_hold_when_speech_outruns_max_length(segments: list[tuple[int, int]]) -> None:
+    mask, level = _layout(segments)
+    level = level + np.sin(np.arange(level.size) / 7.0).astype(np.float32)  # dips to cut at
+    plan = _plan(mask, level)
+    _check_invariants(mask, plan, CONFIG)
+    longest_run = max((end - start for start, end in runs_of(mask)), default=0)
+    if longest_run > CONFIG.max_s * 100:
+        assert plan.forced_cuts > 0
 
 
 @PROPERTY
