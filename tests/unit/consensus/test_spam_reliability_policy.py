@@ -39,6 +39,15 @@ def test_spam_is_flagged_and_changes_nothing(spam: str, reason: str) -> None:
     assert spammed.confidence == clean.confidence
 
 
+def test_a_chunk_most_people_found_empty_is_empty_with_confidence() -> None:
+    result = chunk_consensus(
+        [Transcription("a", ""), Transcription("b", " ... "), Transcription("c", "hm")]
+    )
+    assert result.normalized_text == ""
+    assert result.spam == ()
+    assert result.confidence > 0.5
+
+
 def test_a_lone_dissenter_is_not_called_spam_without_a_coherent_crowd() -> None:
     result = chunk_consensus(
         [Transcription("a", "red fish"), Transcription("b", "blue whale song")]

@@ -22,9 +22,11 @@ def spam_reasons(keys: Sequence[Sequence[str]]) -> list[str | None]:
     reasons: list[str | None] = []
     n = len(keys)
     sims = [[similarity(keys[i], keys[j]) if i != j else 1.0 for j in range(n)] for i in range(n)]
+    # When most people heard nothing, an empty transcription is the answer, not spam.
+    empty_is_spam = sum(1 for words in keys if not words) * 2 < n
     for i, words in enumerate(keys):
         if not words:
-            reasons.append("empty")
+            reasons.append("empty" if empty_is_spam else None)
         elif any(len(word) > _MAX_WORD_CHARS for word in words):
             reasons.append("garbage")
         elif _off_topic(i, sims, keys):
