@@ -14,7 +14,6 @@ from voicepipe.domain.job_fold import (
     is_event,
     parse_stream_id,
     state_after,
-    timeline_events,
 )
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.services.events import make_event
@@ -126,14 +125,6 @@ def test_low_priority_is_kept() -> None:
     event = make_event("queued", job_id="j", task="t", queue="q", try_number=1, priority=0, at=T0)
     (delta,) = fold([((1, 0), event)])
     assert delta.priority == 0
-
-
-def test_the_timeline_keeps_lifecycle_events_and_their_own_data() -> None:
-    timeline = timeline_events(life_of_a_retried_job())
-    assert [e.event for e in timeline] == ["queued", "started", "retry", "started", "success"]
-    retry = timeline[2]
-    assert retry.data == {"error": "boom", "traceback": "tb", "eta": T0 + 10}
-    assert retry.try_number == 1 and retry.worker == "w1"
 
 
 def test_stream_ids_parse_to_ordered_pairs() -> None:

@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from voicepipe.domain.job_fold import JobDelta, TimelineEvent
+from voicepipe.domain.job_fold import COMMON_FIELDS, JobDelta, StreamId
 from voicepipe.domain.job_info import JobEvent, JobFilters, JobInfo
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -131,26 +131,30 @@ async def upsert_jobs(conn: Conn, deltas: list[JobDelta]) -> None:
     await conn.execute(_UPSERT, *columns)
 
 
-async def insert_events(conn: Conn, events: list[TimelineEvent]) -> None:
-    """Add timeline rows; an entry already recorded (same stream id) is skipped."""
-    if not events:
+async def insert_events(conn: Conn, raw_events: list[tuple[StreamId, str]]) -> None:
+    """Add timeline rows from the events' JSON as written to the stream (parsed by PostgreSQL,
+    which saves the recorder re-encoding it); an entry already recorded is skipped."""
+    if not raw_events:
         return
     await conn.execute(
         """INSERT INTO job_events (task_id, event, at, try, worker, data, stream_ms, stream_seq)
-           SELECT e.task_id, e.event, to_timestamp(e.at_s), e.try, e.worker, e.data::jsonb,
-                  e.ms, e.seq
-           FROM unnest($1::text[], $2::text[], $3::float8[], $4::int4[], $5::text[], $6::text[],
-                       $7::int8[], $8::int8[]) AS e(task_id, event, at_s, try, worker, data, ms, seq)
+           SELECT e->>'job_id', e->>'event', to_timestamp((e->>'at')::float8), (e->>'try')::int4,
+                  e->>'worker', e - $4::text[], ms, seq
+           FROM (SELECT raw::jsonb AS e, ms, seq
+                 FROM unnest($1::text[], $2::int8[], $3::int8[]) AS r(raw, ms, seq)) AS events
            ON CONFLICT (stream_ms, stream_seq) DO NOTHING""",
-        [e.job_id for e in events],
-        [e.event for e in events],
-        [e.at_s for e in events],
-        [_int(e.try_number) for e in events],
-        [_text(e.worker) for e in events],
-        [_json(e.data) for e in events],
-        [e.stream_id[0] for e in events],
-        [e.stream_id[1] for e in events],
+        [_clean_json_text(raw) for _, raw in raw_events],
+        [stream_id[0] for stream_id, _ in raw_events],
+        [stream_id[1] for stream_id, _ in raw_events],
+        sorted(COMMON_FIELDS),
     )
+
+
+def _clean_json_text(raw: str) -> str:
+    """The event's JSON, re-encoded without NUL characters only if it has any (rare)."""
+    if "\\u0000" not in raw:
+        return raw
+    return _json(json.loads(raw)) or "null"
 
 
 def _info(row: asyncpg.Record) -> JobInfo:

@@ -22,6 +22,7 @@ from voicepipe.domain.jobs import JobStatus
 StreamId = tuple[int, int]
 
 # Fields every event has; what is left over is the event's own data (kept in the timeline).
+# Progress events are not kept in the timeline: only the latest progress is, on the job.
 COMMON_FIELDS = frozenset({"event", "job_id", "task", "queue", "at", "try", "priority", "worker"})
 TERMINAL_EVENTS = {
     "success": JobStatus.SUCCESS,
@@ -88,7 +89,7 @@ class JobDelta:
     queued_id: StreamId | None = None
     scheduled_for_s: float | None = None
     state_id: StreamId | None = None
-    state: JobState | None = None
+    state_event: dict[str, Any] | None = None  # the newest lifecycle event other than progress
     started_try: int | None = None
     started_at_s: float | None = None
     progress_id: StreamId | None = None
@@ -116,18 +117,23 @@ class JobDelta:
             if self.progress_id is None or stream_id > self.progress_id:
                 self.progress_id, self.progress = stream_id, event.get("progress")
         elif kind in STATUS_EVENTS and (self.state_id is None or stream_id > self.state_id):
-            self.state_id, self.state = stream_id, state_after(event)
+            self.state_id, self.state_event = stream_id, event
+
+    @property
+    def state(self) -> JobState | None:
+        """What the newest lifecycle event says (worked out once per batch, not per event)."""
+        return None if self.state_event is None else state_after(self.state_event)
 
 
 def is_event(value: Any) -> bool:
     """Whether a decoded stream entry has what folding needs."""
     return (
-        isinstance(value, dict)
-        and isinstance(value.get("job_id"), str)
-        and isinstance(value.get("event"), str)
-        and isinstance(value.get("at"), int | float)
-        and isinstance(value.get("task"), str)
-        and isinstance(value.get("queue"), str)
+        type(value) is dict
+        and type(value.get("job_id")) is str
+        and type(value.get("event")) is str
+        and type(value.get("at")) in (float, int)
+        and type(value.get("task")) is str
+        and type(value.get("queue")) is str
     )
 
 
@@ -146,32 +152,3 @@ def fold(entries: list[tuple[StreamId, dict[str, Any]]]) -> list[JobDelta]:
             )
         delta.apply(stream_id, event)
     return list(deltas.values())
-
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    """One row of a job's timeline (progress is not kept: only the latest is, on the job)."""
-
-    stream_id: StreamId
-    job_id: str
-    event: str
-    at_s: float
-    try_number: int | None
-    worker: str | None
-    data: dict[str, Any]
-
-
-def timeline_events(entries: list[tuple[StreamId, dict[str, Any]]]) -> list[TimelineEvent]:
-    return [
-        TimelineEvent(
-            stream_id=stream_id,
-            job_id=event["job_id"],
-            event=event["event"],
-            at_s=float(event["at"]),
-            try_number=event.get("try"),
-            worker=event.get("worker"),
-            data={k: v for k, v in event.items() if k not in COMMON_FIELDS},
-        )
-        for stream_id, event in entries
-        if event["event"] != "progress"
-    ]

@@ -23,7 +23,7 @@ from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.db import jobs as jobs_db
-from voicepipe.domain.job_fold import StreamId, fold, is_event, parse_stream_id, timeline_events
+from voicepipe.domain.job_fold import StreamId, fold, is_event, parse_stream_id
 from voicepipe.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ RETRY_MAX_S = 5.0
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
-Decoded = list[tuple[StreamId, dict[str, Any]]]
+Decoded = list[tuple[StreamId, dict[str, Any], str]]  # id, event, its JSON as written
 
 
 class Recorder:
@@ -188,7 +188,10 @@ class Recorder:
         self._untrimmed = True
 
     async def _commit(self, decoded: Decoded) -> None:
-        deltas, timeline = fold(decoded), timeline_events(decoded)
+        deltas = fold([(stream_id, event) for stream_id, event, _ in decoded])
+        timeline = [
+            (stream_id, raw) for stream_id, event, raw in decoded if event["event"] != "progress"
+        ]
         async with self.resources.db.acquire() as conn, conn.transaction():
             await jobs_db.upsert_jobs(conn, deltas)
             await jobs_db.insert_events(conn, timeline)
@@ -196,8 +199,8 @@ class Recorder:
     async def _commit_job_by_job(self, decoded: Decoded) -> None:
         """Record each job on its own, so one unrecordable event loses only its own job's update."""
         by_job: dict[str, Decoded] = {}
-        for stream_id, event in decoded:
-            by_job.setdefault(event["job_id"], []).append((stream_id, event))
+        for stream_id, event, raw in decoded:
+            by_job.setdefault(event["job_id"], []).append((stream_id, event, raw))
         for job_id, events in by_job.items():
             try:
                 await self._commit(events)
@@ -214,9 +217,10 @@ class Recorder:
 def _decode(entries: list[Entry]) -> Decoded:
     decoded: Decoded = []
     for entry_id, fields in entries:
-        raw = fields.get(b"e") if fields else None
-        if raw is None:
+        data = fields.get(b"e") if fields else None
+        if data is None:
             continue  # deleted from the stream meanwhile: nothing to record
+        raw = data.decode(errors="replace")
         try:
             event = json.loads(raw)
         except ValueError:
@@ -224,7 +228,7 @@ def _decode(entries: list[Entry]) -> Decoded:
         if not is_event(event):
             log.error("recorder: skipped malformed event %r: %r", entry_id, raw[:200])
             continue
-        decoded.append((parse_stream_id(entry_id), event))
+        decoded.append((parse_stream_id(entry_id), event, raw))
     return decoded
 
 
