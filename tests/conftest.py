@@ -36,6 +36,7 @@ async def settings(test_servers: SuiteServers, tmp_path: Path) -> AsyncIterator[
         database_url=test_servers.database_url(database),
         home=tmp_path / "home",
         shutdown_grace_s=2.0,
+        job_retry_delay_s=0.2,
     )
     await test_servers.drop_database(database)
 

@@ -28,7 +28,9 @@ def _documented(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """voicepipe's settings; every field is listed in the README's settings table."""
 
-    model_config = SettingsConfigDict(env_prefix="VOICEPIPE_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="VOICEPIPE_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     redis_url: str | None = Field(
         default=None,
@@ -52,8 +54,8 @@ class Settings(BaseSettings):
         validation_alias=_documented("JOB_MAX_RETRIES"),
         description="Default number of retries of a task that does not set its own.",
     )
-    job_retry_delay_s: int = Field(
-        default=60,
+    job_retry_delay_s: float = Field(
+        default=60.0,
         ge=0,
         validation_alias=_documented("JOB_RETRY_DELAY"),
         description="Default base delay in seconds before a retry.",
