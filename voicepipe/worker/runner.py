@@ -16,8 +16,11 @@ from voicepipe import __version__, keys
 from voicepipe.resources import Resources
 from voicepipe.services import workers as heartbeats
 from voicepipe.services.broker import ClaimedJob
+from voicepipe.services.cron import CRON_JOBS
+from voicepipe.services.recorder import Recorder
 from voicepipe.services.tasks import broker_for
 from voicepipe.worker.cpu import CpuPool
+from voicepipe.worker.cron import run_cron
 from voicepipe.worker.executor import Executor
 
 log = logging.getLogger(__name__)
@@ -43,11 +46,16 @@ class WorkerProcess:
             resources, self.broker, self.cpu, self.worker_id, lambda: self.live_events
         )
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
-        self._stopping = False
+        self.recorder = Recorder(resources, consumer=self.worker_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
+        # The recorder outlives the queue loops so the last jobs' events are recorded too.
+        recorder_stop = asyncio.Event()
+        recording = asyncio.create_task(self.recorder.run(recorder_stop), name="recorder")
+        cron_jobs = [job for job in CRON_JOBS.values() if job.task.queue in self.queues]
+        scheduling = asyncio.create_task(run_cron(self.resources, cron_jobs, stop), name="cron")
         log.info("worker %s serving %s, %d jobs at once per queue",
                  self.worker_id, ",".join(self.queues), self.concurrency)  # fmt: skip
         stopper = asyncio.create_task(stop.wait())
@@ -57,11 +65,14 @@ class WorkerProcess:
                 task.result()  # a queue loop that ended on its own has failed: surface why
         finally:
             stopper.cancel()
-            self._stopping = True
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             await self._drain()
+            await asyncio.gather(scheduling, return_exceptions=True)
+            recorder_stop.set()
+            await asyncio.gather(recording, return_exceptions=True)
+            await self.recorder.flush(timeout_s=2.0)
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
             self.cpu.close()
