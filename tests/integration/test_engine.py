@@ -9,17 +9,12 @@ import psutil
 import pytest
 
 from tests.support import jobs
-from tests.support.engine import RunningWorker, job_events, marks
+from tests.support.engine import RunningWorker, job_events, live_events, marks, next_event
 from tests.support.waiting import eventually
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources
 from voicepipe.services.tasks import JobFailed
-from voicepipe.settings import QUEUES, Settings
-
-
-@pytest.fixture
-async def fast_retry_settings(settings: Settings) -> Settings:
-    return settings
+from voicepipe.settings import QUEUES
 
 
 @pytest.fixture
@@ -124,16 +119,18 @@ async def test_hard_limit_kills_the_cpu_child(resources: Resources, worker: Runn
                      what="the CPU child to be gone")  # fmt: skip
 
 
-async def test_progress_is_published(resources: Resources, worker: RunningWorker) -> None:
-    handle = await jobs.progress.enqueue(steps=3)
+async def test_progress_is_published_and_recorded(
+    resources: Resources, worker: RunningWorker
+) -> None:
+    async with live_events(resources) as events:
+        handle = await jobs.progress.enqueue(steps=3)
+        first = await next_event(events, "progress")
+    assert first["job_id"] == handle.job_id
+    assert first["progress"] == {"current": 1, "total": 3, "info": {"stage": "counting"}}
     assert await handle.result(timeout_s=10) == 3
-    progress = [
-        e["progress"]
-        for e in await job_events(resources, handle.job_id)
-        if e["event"] == "progress"
-    ]
-    assert progress[0] == {"current": 1, "total": 3, "info": {"stage": "counting"}}
-    assert progress[-1]["current"] == 3  # the last step is never throttled away
+    await job_events(resources, handle.job_id)
+    info = await handle.info()
+    assert info.progress["current"] == 3  # the last step is never throttled away
 
 
 async def test_bad_arguments_fail_clearly_without_retry(

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.support import jobs
-from tests.support.engine import RunningWorker, job_events, marks
+from tests.support.engine import RunningWorker, job_events, live_events, marks, next_event
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.domain.jobs import JobPriority
@@ -26,24 +26,15 @@ async def _enqueue_many(
     return [s.job_id for s in specs]
 
 
-async def _first_started(resources: Resources) -> str:
-    async def first() -> str | None:
-        for _, fields in await resources.redis.xrange(keys.EVENTS):
-            if b'"event":"started"' in fields[b"e"]:
-                return str(fields[b"e"].split(b'"job_id":"')[1].split(b'"')[0].decode())
-        return None
-
-    return await eventually(first, what="a job to start")
-
-
 async def test_high_priority_jumps_ten_thousand_normal_jobs(resources: Resources) -> None:
     await _enqueue_many(resources, 10_000)
     urgent = await jobs.echo.enqueue(value="urgent", priority=JobPriority.HIGH)
-    worker = RunningWorker(resources, ["default"], concurrency=1)
-    try:
-        assert await _first_started(resources) == urgent.job_id
-    finally:
-        await worker.close()
+    async with live_events(resources) as events:
+        worker = RunningWorker(resources, ["default"], concurrency=1)
+        try:
+            assert (await next_event(events, "started"))["job_id"] == urgent.job_id
+        finally:
+            await worker.close()
 
 
 async def test_low_priority_is_not_starved_past_the_aging_bound(settings: Settings) -> None:
@@ -57,11 +48,12 @@ async def test_low_priority_is_not_starved_past_the_aging_bound(settings: Settin
         low = await jobs.echo.enqueue(value="low", priority=JobPriority.LOW)
         await asyncio.sleep(0.7)  # the waiting time is the thing under test
         await _enqueue_many(resources, 50, JobPriority.CRITICAL)
-        worker = RunningWorker(resources, ["default"], concurrency=1)
-        try:
-            assert await _first_started(resources) == low.job_id
-        finally:
-            await worker.close()
+        async with live_events(resources) as events:
+            worker = RunningWorker(resources, ["default"], concurrency=1)
+            try:
+                assert (await next_event(events, "started"))["job_id"] == low.job_id
+            finally:
+                await worker.close()
 
 
 async def test_one_worker_serves_several_queues(resources: Resources) -> None:

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
+from tests.support.engine import RunningWorker
+from tests.support.jobs import slow
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.resources import Resources
-from voicepipe.services.tasks import REGISTRY, JobContext, task
 from voicepipe.services.workers import get_workers
 from voicepipe.settings import QUEUES
 from voicepipe.tasks.ping import ping
-from voicepipe.worker.runner import WorkerProcess
-
-
-async def _slow(ctx: JobContext, seconds: float) -> dict[str, Any]:
-    await ctx.resources.redis.set(f"test:started:{ctx.job_id}", ctx.try_number)
-    if ctx.try_number == 1:
-        await asyncio.sleep(seconds)
-    return {"try": ctx.try_number}
-
-
-slow = REGISTRY.get("test_slow") or task(queue="default", name="test_slow")(_slow)
-
-
-class RunningWorker:
-    def __init__(self, resources: Resources, queues: list[str]) -> None:
-        self.process = WorkerProcess(resources, queues, concurrency=4)
-        self.stop = asyncio.Event()
-        self.task = asyncio.create_task(self.process.run(self.stop))
-
-    async def close(self) -> None:
-        self.stop.set()
-        await asyncio.wait_for(self.task, 30)
 
 
 @pytest.fixture
@@ -57,7 +35,11 @@ async def test_heartbeat_describes_the_worker(worker: RunningWorker, resources: 
     beats = await eventually(lambda: get_workers(resources.redis), what="a heartbeat")
     assert beats[0]["id"] == worker.process.worker_id
     assert beats[0]["queues"] == list(QUEUES)
-    assert beats[0]["concurrency"] == 4 and beats[0]["memory_rss_bytes"] > 0
+    assert (
+        beats[0]["concurrency"] == 4
+        and beats[0]["processed"] == 0
+        and beats[0]["memory_rss_bytes"] > 0
+    )
 
 
 async def test_stop_lets_short_jobs_finish(resources: Resources) -> None:

@@ -1,14 +1,20 @@
-"""Running real worker processes in the test's event loop, and reading the event stream."""
+"""Running real worker processes in the test's event loop; reading what they recorded and published."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.resources import Resources
+from voicepipe.services import monitoring
 from voicepipe.worker.runner import WorkerProcess
+
+FINAL = ("success", "failure", "cancelled")
 
 
 class RunningWorker:
@@ -25,10 +31,56 @@ class RunningWorker:
 
 
 async def job_events(resources: Resources, job_id: str) -> list[dict[str, Any]]:
-    """Every event of one job in the stream, in order."""
-    entries = await resources.redis.xrange(keys.EVENTS)
-    events = [json.loads(fields[b"e"]) for _, fields in entries]
-    return [e for e in events if e["job_id"] == job_id]
+    """The job's recorded timeline (PostgreSQL), once its final event is recorded, as flat dicts."""
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        timeline = await monitoring.get_job_timeline(resources, job_id)
+        if not timeline or timeline[-1].event not in FINAL:
+            return None
+        return [
+            {
+                **e.data,
+                "event": e.event,
+                "at": e.at.timestamp(),
+                "try": e.try_number,
+                "worker": e.worker,
+            }
+            for e in timeline
+        ]
+
+    return await eventually(recorded, timeout_s=15, what=f"job {job_id} to be recorded")
+
+
+@asynccontextmanager
+async def live_events(resources: Resources) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    """Every event published on the live channel while the block runs."""
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    pubsub = resources.redis.pubsub()
+    await pubsub.subscribe(keys.LIVE)
+
+    async def pump() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                received.put_nowait(json.loads(message["data"]))
+
+    pumping = asyncio.create_task(pump())
+    try:
+        yield received
+    finally:
+        pumping.cancel()
+        await asyncio.gather(pumping, return_exceptions=True)
+        await pubsub.aclose()
+
+
+async def next_event(
+    events: asyncio.Queue[dict[str, Any]], kind: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    """The next live event of `kind`."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            event = await events.get()
+            if event["event"] == kind:
+                return event
 
 
 async def marks(resources: Resources, job_id: str, name: str) -> list[int]:

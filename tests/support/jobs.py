@@ -103,3 +103,11 @@ async def progress(ctx: JobContext, steps: int) -> int:
     for step in range(1, steps + 1):
         await ctx.progress(step, steps, stage="counting")
     return steps
+
+
+@_declare("t_slow")
+async def slow(ctx: JobContext, seconds: float) -> dict[str, Any]:
+    await ctx.resources.redis.set(f"test:started:{ctx.job_id}", ctx.try_number)
+    if ctx.try_number == 1:
+        await asyncio.sleep(seconds)
+    return {"try": ctx.try_number}

@@ -1,0 +1,39 @@
+"""The baseline: a plain arq worker with the same no-op job (run as its own process by the benchmark)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+BASELINE_QUEUE = "bench:arq"
+
+
+def health_check_key(index: str) -> str:
+    """arq writes it on its first poll: the benchmark's sign that this worker is ready."""
+    return f"{BASELINE_QUEUE}:health-check:{index}"
+
+
+async def noop(ctx: dict[str, Any]) -> float:
+    return time.time()
+
+
+def main() -> None:
+    redis_url, concurrency, index = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    Worker(
+        [func(noop, name="noop")],
+        queue_name=BASELINE_QUEUE,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        max_jobs=concurrency,
+        poll_delay=0.01,
+        keep_result=3600,
+        log_results=False,
+        health_check_key=health_check_key(index),
+    ).run()
+
+
+if __name__ == "__main__":
+    main()

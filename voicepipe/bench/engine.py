@@ -1,0 +1,233 @@
+"""`voicepipe bench engine`: voicepipe against plain arq on the same Redis, no-op jobs, one run.
+
+Throughput: W worker processes of each system (arq with poll_delay 0.01 s, the same concurrency)
+drain N no-op jobs that all become due at the same instant; jobs/s = N / (last finish - due time).
+Latency: sequential jobs on one idle worker, enqueue -> the job's own start time. Idle CPU: one idle
+voicepipe worker process over 10 s. Recording: the run's jobs found in PostgreSQL as `success`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psutil
+from arq.connections import ArqRedis
+from arq.jobs import deserialize_result
+
+from voicepipe import keys
+from voicepipe.bench.arq_worker import BASELINE_QUEUE, health_check_key
+from voicepipe.db.jobs import count_with_status
+from voicepipe.resources import Resources
+from voicepipe.services import broker as broker_module
+from voicepipe.services.tasks import broker_for
+from voicepipe.services.workers import live_worker_ids
+from voicepipe.settings import child_environment
+from voicepipe.tasks.bench import noop
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EngineBench:
+    resources: Resources
+    jobs: int
+    workers: int
+    concurrency: int
+    say: Progress
+
+    def _env(self) -> dict[str, str]:
+        return child_environment(self.resources.settings, {"VOICEPIPE_LOG_LEVEL": "WARNING"})
+
+    def _start(self, argvs: list[list[str]]) -> list[subprocess.Popen[bytes]]:
+        return [subprocess.Popen(a, env=self._env(), stdin=subprocess.DEVNULL) for a in argvs]
+
+    async def _stop(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            await asyncio.to_thread(proc.wait, 30)
+
+    # -- plain arq -------------------------------------------------------------------------
+    def _arq_workers(self, n: int) -> list[subprocess.Popen[bytes]]:
+        argv = [sys.executable, "-m", "voicepipe.bench.arq_worker", str(self.resources.settings.redis_url),
+                str(self.concurrency)]  # fmt: skip
+        return self._start([[*argv, str(i)] for i in range(n)])
+
+    async def arq_throughput(self) -> float:
+        redis = self.resources.redis
+        procs = self._arq_workers(self.workers)
+        try:
+            await _until(lambda: _arq_ready(redis, self.workers), 60, "arq workers to start")
+            due = time.time() + 1.0 + self.jobs / 5000
+            ids = [f"arq-bench-{uuid.uuid4().hex}" for _ in range(self.jobs)]
+            for start in range(0, self.jobs, 500):
+                await asyncio.gather(*(
+                    redis.enqueue_job("noop", _job_id=i, _queue_name=BASELINE_QUEUE,
+                                      _defer_until=datetime.fromtimestamp(due, UTC))
+                    for i in ids[start : start + 500]
+                ))  # fmt: skip
+            finished = await _finish_times(redis, ids, deserializer=None)
+            return self.jobs / (max(finished) - due)
+        finally:
+            await self._stop(procs)
+
+    async def arq_latency_ms(self, samples: int) -> list[float]:
+        redis = self.resources.redis
+        procs = self._arq_workers(1)
+        try:
+            await _until(lambda: _arq_ready(redis, 1), 60, "an arq worker to start")
+            latencies = []
+            for _ in range(samples):
+                sent = time.time()
+                job = await redis.enqueue_job("noop", _queue_name=BASELINE_QUEUE)
+                assert job is not None
+                started = await job.result(timeout=10, poll_delay=0.002)
+                latencies.append((started - sent) * 1000)
+            return latencies
+        finally:
+            await self._stop(procs)
+
+    # -- voicepipe -------------------------------------------------------------------------
+    def _voicepipe_workers(self, n: int) -> list[subprocess.Popen[bytes]]:
+        argv = [sys.executable, "-m", "voicepipe", "worker", "--queues", "default",
+                "--concurrency", str(self.concurrency)]  # fmt: skip
+        return self._start([argv] * n)
+
+    async def voicepipe_throughput(self) -> tuple[float, list[str]]:
+        redis = self.resources.redis
+        procs = self._voicepipe_workers(self.workers)
+        try:
+            await _until(
+                lambda: _voicepipe_ready(redis, self.workers), 60, "voicepipe workers to start"
+            )
+            due = time.time() + 1.0 + self.jobs / 20000
+            eta = datetime.fromtimestamp(due, UTC)
+            specs = [noop.spec(self.resources, {}, eta=eta) for _ in range(self.jobs)]
+            broker = broker_for(self.resources)
+            for start in range(0, self.jobs, 1000):
+                await broker.enqueue(specs[start : start + 1000])
+            ids = [s.job_id for s in specs]
+            finished = await _finish_times(redis, ids, deserializer=broker_module.loads)
+            return self.jobs / (max(finished) - due), ids
+        finally:
+            await self._stop(procs)
+
+    async def voicepipe_latency_and_idle(
+        self, samples: int, idle_s: float
+    ) -> tuple[list[float], float]:
+        procs = self._voicepipe_workers(1)
+        try:
+            await _until(
+                lambda: _voicepipe_ready(self.resources.redis, 1), 60, "a voicepipe worker"
+            )
+            latencies = []
+            for _ in range(samples):
+                sent = time.time()
+                handle = await noop.enqueue()
+                started = await handle.result(timeout_s=10)
+                latencies.append((started - sent) * 1000)
+            await asyncio.sleep(2)  # let the recorder catch up, so idle means idle
+            process = psutil.Process(procs[0].pid)
+            before = process.cpu_times()
+            await asyncio.sleep(idle_s)
+            after = process.cpu_times()
+            used_s = (after.user - before.user) + (after.system - before.system)
+            return latencies, 100 * used_s / idle_s
+        finally:
+            await self._stop(procs)
+
+    async def recorded(self, ids: list[str], timeout_s: float = 120) -> int:
+        async def all_there() -> bool:
+            return await count_with_status(self.resources.db, ids, "success") == len(ids)
+
+        with contextlib.suppress(TimeoutError):  # report how many made it instead
+            await _until(all_there, timeout_s, "every job to be recorded")
+        return await count_with_status(self.resources.db, ids, "success")
+
+
+async def run_engine_bench(
+    bench: EngineBench, repeat: int, latency_samples: int, idle_s: float
+) -> dict[str, Any]:
+    arq_rates, vp_rates, recorded = [], [], []
+    for n in range(1, repeat + 1):
+        bench.say(f"round {n}/{repeat}: plain arq, {bench.workers} worker(s), {bench.jobs} jobs")
+        arq_rates.append(await bench.arq_throughput())
+        bench.say(f"round {n}/{repeat}: voicepipe, {bench.workers} worker(s), {bench.jobs} jobs")
+        rate, ids = await bench.voicepipe_throughput()
+        vp_rates.append(rate)
+        recorded.append(await bench.recorded(ids))
+        bench.say(
+            f"  arq {arq_rates[-1]:.0f} jobs/s, voicepipe {rate:.0f} jobs/s, recorded {recorded[-1]}"
+        )
+    bench.say(f"latency: {latency_samples} sequential jobs on an idle worker, each system")
+    arq_latency = await bench.arq_latency_ms(latency_samples)
+    vp_latency, idle_pct = await bench.voicepipe_latency_and_idle(latency_samples, idle_s)
+    arq_median, vp_median = statistics.median(arq_rates), statistics.median(vp_rates)
+    return {
+        "jobs": bench.jobs,
+        "workers": bench.workers,
+        "concurrency": bench.concurrency,
+        "repeat": repeat,
+        "arq_jobs_per_s": round(arq_median, 1),
+        "voicepipe_jobs_per_s": round(vp_median, 1),
+        "throughput_ratio_vs_arq": round(vp_median / arq_median, 3),
+        "arq_latency_p50_ms": round(_percentile(arq_latency, 50), 3),
+        "latency_p50_ms": round(_percentile(vp_latency, 50), 3),
+        "latency_p99_ms": round(_percentile(vp_latency, 99), 3),
+        "idle_cpu_pct": round(idle_pct, 3),
+        "jobs_recorded": min(recorded),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+async def _until(probe: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def _arq_ready(redis: ArqRedis, n: int) -> bool:
+    return bool(await redis.exists(*(health_check_key(str(i)) for i in range(n))) == n)
+
+
+async def _voicepipe_ready(redis: ArqRedis, n: int) -> bool:
+    return len(await live_worker_ids(redis)) >= n
+
+
+async def _finish_times(redis: ArqRedis, ids: list[str], deserializer: Any) -> list[float]:
+    """Wait for every job's result and return the finish times (epoch seconds)."""
+    pending = list(ids)
+    finished: list[float] = []
+    while pending:
+        raw = await redis.mget([keys.result(i) for i in pending])
+        still = []
+        for job_id, value in zip(pending, raw, strict=True):
+            if value is None:
+                still.append(job_id)
+            else:
+                finished.append(
+                    deserialize_result(value, deserializer=deserializer).finish_time.timestamp()
+                )
+        pending = still
+        if pending:
+            await asyncio.sleep(0.05)
+    return finished
