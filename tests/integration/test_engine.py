@@ -147,3 +147,17 @@ async def test_countdown_defers_the_job(resources: Resources, worker: RunningWor
     assert (await handle.result(timeout_s=10))["value"] == "later"
     events = await job_events(resources, handle.job_id)
     assert events[1]["at"] >= events[0]["eta"] - 0.01
+
+
+async def test_soft_limit_during_cpu_work_kills_the_child_and_runs_cleanup(
+    resources: Resources, worker: RunningWorker
+) -> None:
+    handle = await jobs.cpu_soft.enqueue(seconds=60)
+    pids = await eventually(
+        lambda: asyncio.sleep(0, worker.process.cpu.pids(handle.job_id)), what="a CPU child"
+    )
+    with pytest.raises(JobFailed, match="SoftTimeLimitExceeded"):
+        await handle.result(timeout_s=10)
+    assert await marks(resources, handle.job_id, "saw_soft") == [1]
+    assert await marks(resources, handle.job_id, "cleanup") == [1]
+    assert not any(psutil.pid_exists(p) for p in pids)

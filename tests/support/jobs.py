@@ -111,3 +111,15 @@ async def slow(ctx: JobContext, seconds: float) -> dict[str, Any]:
     if ctx.try_number == 1:
         await asyncio.sleep(seconds)
     return {"try": ctx.try_number}
+
+
+@_declare("t_cpu_soft", soft_time_limit_s=0.5, time_limit_s=10.0)
+async def cpu_soft(ctx: JobContext, seconds: float) -> int:
+    try:
+        pid: int = await ctx.run_cpu(spin, seconds)
+    except SoftTimeLimitExceeded:
+        await _mark(ctx, "saw_soft")
+        raise
+    finally:
+        await _mark(ctx, "cleanup")
+    return pid

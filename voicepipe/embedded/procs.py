@@ -27,7 +27,9 @@ def process_matches(pid: int, name_part: str) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return bool(name_part in proc.name() or any(name_part in part for part in proc.cmdline()[:1]))
+        return bool(
+            name_part in proc.name() or any(name_part in part for part in proc.cmdline()[:1])
+        )
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

@@ -41,13 +41,11 @@ class _Child:
         self.process.start()
         child_end.close()
 
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        """Blocking: send the call and wait for the answer (run in a thread)."""
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+        """Blocking: send the call and wait for (ok, value) (run in a thread)."""
         self.conn.send((fn, args))
-        ok, value = self.conn.recv()
-        if not ok:
-            raise value
-        return value
+        answer: tuple[bool, Any] = self.conn.recv()
+        return answer
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -76,20 +74,21 @@ class CpuPool:
             child = self._idle.pop() if self._idle else _Child(self._context)
             self._by_owner.setdefault(owner, set()).add(child)
             try:
-                result = await asyncio.to_thread(child.call, fn, args)
+                ok, value = await asyncio.to_thread(child.call, fn, args)
             except (EOFError, OSError) as exc:
                 child.kill()
                 raise JobCancelled("the job's CPU work was killed") from exc
-            except asyncio.CancelledError:
-                child.kill()  # interrupted mid-call: its answer would go to the next caller
-                raise
-            except Exception:
-                self._idle.append(child)  # the call raised in the child; the child is fine
+            except BaseException:
+                # Interrupted mid-call (cancelled, soft time limit): the child is still busy and its
+                # answer would reach the next caller, so it goes.
+                child.kill()
                 raise
             finally:
                 self._forget(owner, child)
             self._idle.append(child)
-            return result
+            if not ok:
+                raise value
+            return value
 
     def kill(self, owner: str) -> int:
         """Kill every child working for `owner`; returns how many."""
