@@ -12,12 +12,11 @@
     ├── TooLarge               the request body is too big            (HTTP 413)
     ├── RateLimited            slow down                              (HTTP 429)
     └── TaskError              raised inside jobs
-        ├── PermanentTaskError     retrying cannot help (a corrupt upload)
+        ├── PermanentTaskError     retrying cannot help (a corrupt upload; voicepipe.audio.errors)
         ├── Retry                  the task asks to run again later
         ├── SoftTimeLimitExceeded  thrown into a task at its soft limit
         ├── TimeLimitExceeded      the hard limit freed the job's slot
         └── JobCancelled           an admin cancelled or terminated the job
-        └── PermanentTaskError retrying cannot help (e.g. voicepipe.audio.errors)
 
 HTTP statuses are assigned from this tree in one place: voicepipe.web.middleware.
 """

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds an event may stay unacknowledged before another recorder takes it over.",
     )
+    chunk_min_s: float = Field(
+        default=1.0, gt=0, description="Shortest chunk a recording is cut into, in seconds."
+    )
+    chunk_max_s: float = Field(
+        default=15.0, gt=0, description="Longest chunk a recording is cut into, in seconds."
+    )
     startup_timeout_s: float = Field(
         default=30.0,
         gt=0,

@@ -11,6 +11,7 @@ import click
 from voicepipe.audio import BadAudioError, chunk_file, export_chunks, probe_duration_s
 from voicepipe.domain.chunking import ChunkingConfig, ChunkPlan
 from voicepipe.errors import InvalidInput
+from voicepipe.settings import load_settings
 
 _PROGRESS_STEPS = 1000  # per file
 
@@ -19,8 +20,8 @@ _PROGRESS_STEPS = 1000  # per file
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--min-s", type=float, default=1.0, show_default=True, help="shortest chunk")
-@click.option("--max-s", type=float, default=15.0, show_default=True, help="longest chunk")
+@click.option("--min-s", type=float, help="shortest chunk [VOICEPIPE_CHUNK_MIN_S, 1]")
+@click.option("--max-s", type=float, help="longest chunk [VOICEPIPE_CHUNK_MAX_S, 15]")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -29,11 +30,20 @@ _PROGRESS_STEPS = 1000  # per file
 @click.option("--format", "fmt", type=click.Choice(["flac", "wav"]), default="flac")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object on one line")
 def chunk(
-    files: tuple[Path, ...], min_s: float, max_s: float, out: Path | None, fmt: str, as_json: bool
+    files: tuple[Path, ...],
+    min_s: float | None,
+    max_s: float | None,
+    out: Path | None,
+    fmt: str,
+    as_json: bool,
 ) -> None:
     """Cut recordings at pauses into chunks of MIN_S to MAX_S seconds."""
+    settings = load_settings()
     try:
-        config = ChunkingConfig(min_s=min_s, max_s=max_s)
+        config = ChunkingConfig(
+            min_s=settings.chunk_min_s if min_s is None else min_s,
+            max_s=settings.chunk_max_s if max_s is None else max_s,
+        )
     except ValueError as exc:
         raise InvalidInput(f"bad chunk bounds: {exc}") from exc
     stems = [path.stem for path in files]
