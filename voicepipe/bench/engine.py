@@ -78,7 +78,9 @@ class EngineBench:
                                       _defer_until=datetime.fromtimestamp(due, UTC))
                     for i in ids[start : start + 500]
                 ))  # fmt: skip
-            finished = await _finish_times(redis, ids, deserializer=None)
+            finished = await _finish_times(
+                redis, ids, lambda: _arq_drained(redis), deserializer=None
+            )
             return self.jobs / (max(finished) - due)
         finally:
             await self._stop(procs)
@@ -119,7 +121,9 @@ class EngineBench:
             for start in range(0, self.jobs, 1000):
                 await broker.enqueue(specs[start : start + 1000])
             ids = [s.job_id for s in specs]
-            finished = await _finish_times(redis, ids, deserializer=broker_module.loads)
+            finished = await _finish_times(
+                redis, ids, lambda: _voicepipe_drained(redis), deserializer=broker_module.loads
+            )
             return self.jobs / (max(finished) - due), ids
         finally:
             await self._stop(procs)
@@ -213,21 +217,33 @@ async def _voicepipe_ready(redis: ArqRedis, n: int) -> bool:
     return len(await live_worker_ids(redis)) >= n
 
 
-async def _finish_times(redis: ArqRedis, ids: list[str], deserializer: Any) -> list[float]:
-    """Wait for every job's result and return the finish times (epoch seconds)."""
-    pending = list(ids)
+async def _finish_times(
+    redis: ArqRedis, ids: list[str], drained: Callable[[], Awaitable[bool]], deserializer: Any
+) -> list[float]:
+    """Wait until the queue is drained (a cheap check), then read every job's finish time."""
+    await _until(drained, 600, "the queue to drain")
     finished: list[float] = []
-    while pending:
-        raw = await redis.mget([keys.result(i) for i in pending])
-        still = []
-        for job_id, value in zip(pending, raw, strict=True):
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for job_id, value in zip(
+            chunk, await redis.mget([keys.result(i) for i in chunk]), strict=True
+        ):
             if value is None:
-                still.append(job_id)
-            else:
-                finished.append(
-                    deserialize_result(value, deserializer=deserializer).finish_time.timestamp()
-                )
-        pending = still
-        if pending:
-            await asyncio.sleep(0.05)
+                raise RuntimeError(f"job {job_id} has no result after the queue drained")
+            finished.append(
+                deserialize_result(value, deserializer=deserializer).finish_time.timestamp()
+            )
     return finished
+
+
+async def _arq_drained(redis: ArqRedis) -> bool:
+    # arq removes a job from its queue only when it has finished.
+    return bool(await redis.zcard(BASELINE_QUEUE) == 0)
+
+
+async def _voicepipe_drained(redis: ArqRedis) -> bool:
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.queue("default"))
+        pipe.zcard(keys.deferred("default"))
+        pipe.hlen(keys.running("default"))
+        return bool(sum(await pipe.execute()) == 0)

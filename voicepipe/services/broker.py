@@ -9,6 +9,7 @@ step as every state change.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -109,6 +110,9 @@ class ClaimedJob:
     started_ms: int
 
 
+_Finishing = tuple["ClaimedJob", bytes | None, dict[str, Any], bool, "asyncio.Future[None]"]
+
+
 class Broker:
     """Queue operations on one Redis; scripts are loaded once and run by their digest."""
 
@@ -117,6 +121,8 @@ class Broker:
         self.aging_ms = aging_ms
         self.result_expires_ms = result_expires_s * 1000
         self._enqueue = redis.register_script(_ENQUEUE)
+        self._finishing: list[_Finishing] = []
+        self._flushes: set[asyncio.Task[None]] = set()
         self._claim = redis.register_script(_CLAIM)
 
     async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
@@ -182,20 +188,49 @@ class Broker:
     async def finish(
         self, job: ClaimedJob, success: bool, result: Any, event: dict[str, Any], live: bool
     ) -> None:
-        """Store the result (arq's format), drop the job definition and its running entry, record the event."""
+        """Store the result (arq's format), drop the job definition and its running entry, record the event.
+
+        Jobs finishing in the same turn of the event loop share one transaction: under load that is
+        one round trip for many jobs instead of one each.
+        """
         finished_ms = int(time.time() * 1000)
         stored = serialize_result(
             job.task, (), job.kwargs, job.try_number, job.enqueued_ms, success, result,
             job.started_ms, finished_ms, f"{job.job_id}:{job.task}", keys.queue(job.queue), job.job_id,
             serializer=dumps,
         )  # fmt: skip
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if stored is not None:
-                pipe.set(keys.result(job.job_id), stored, px=self.result_expires_ms)
-            pipe.delete(keys.job(job.job_id))
-            pipe.hdel(keys.running(job.queue), job.job_id)
-            events.add_to(pipe, event, live)
-            await pipe.execute()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finishing.append((job, stored, event, live, done))
+        if len(self._finishing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        await done
+
+    def _flush_soon(self) -> None:
+        batch, self._finishing = self._finishing, []
+        task = asyncio.create_task(self._flush(batch))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self, batch: list[_Finishing]) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for job, stored, event, live, _ in batch:
+                    if stored is not None:
+                        pipe.set(keys.result(job.job_id), stored, px=self.result_expires_ms)
+                    pipe.delete(keys.job(job.job_id))
+                    pipe.hdel(keys.running(job.queue), job.job_id)
+                    events.add_to(pipe, event, live)
+                await pipe.execute()
+        except BaseException as exc:
+            for *_, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for *_, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
     async def retry_later(
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
