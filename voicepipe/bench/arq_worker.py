@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 import time
 from typing import Any
@@ -23,7 +25,7 @@ async def noop(ctx: dict[str, Any]) -> float:
 
 def main() -> None:
     redis_url, concurrency, index = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    Worker(
+    worker = Worker(
         [func(noop, name="noop")],
         queue_name=BASELINE_QUEUE,
         redis_settings=RedisSettings.from_dsn(redis_url),
@@ -32,7 +34,11 @@ def main() -> None:
         keep_result=3600,
         log_results=False,
         health_check_key=health_check_key(index),
-    ).run()
+    )
+    # arq's own shutdown re-raises the cancellation of a job it was running; the benchmark stops
+    # the worker with SIGTERM on purpose, so that is not an error here.
+    with contextlib.suppress(asyncio.CancelledError):
+        worker.run()
 
 
 if __name__ == "__main__":
