@@ -39,7 +39,10 @@ def main() -> None:
     """Console entry point: runs the group and turns VoicepipeError into one readable line."""
     _register()
     try:
-        cli.main(standalone_mode=False)
+        # Outside standalone mode click returns a command's exit code instead of exiting with it.
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.ClickException as exc:
