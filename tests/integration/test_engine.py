@@ -98,7 +98,7 @@ async def test_hard_limit_frees_the_slot_of_a_job_that_ignores_cancellation(
 async def test_cpu_work_keeps_the_loop_responsive(
     resources: Resources, worker: RunningWorker
 ) -> None:
-    cpu_job = await jobs.cpu.enqueue(seconds=1.5)
+    cpu_job = await jobs.cpu.enqueue(seconds=4)
     await eventually(lambda: marks(resources, cpu_job.job_id, "ran"), what="the CPU job to start")
     for _ in range(5):  # quick jobs finish while the CPU job is still busy
         quick = await jobs.echo.enqueue(value=1)
@@ -109,7 +109,7 @@ async def test_cpu_work_keeps_the_loop_responsive(
 
 
 async def test_hard_limit_kills_the_cpu_child(resources: Resources, worker: RunningWorker) -> None:
-    handle = await jobs.cpu.enqueue(seconds=60)
+    handle = await jobs.cpu_hard.enqueue(seconds=60)
     pids = await eventually(
         lambda: asyncio.sleep(0, worker.process.cpu.pids(handle.job_id)), what="a CPU child"
     )
