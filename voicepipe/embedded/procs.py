@@ -61,9 +61,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def choose_port(portfile: Path, wanted: int, setting: str, host: str = "127.0.0.1") -> int:
-    """The wanted port, else the one used last time if still free, else a free one; remembered."""
+    """The wanted port, else the one used last time if it frees up, else a free one; remembered."""
     for candidate in (wanted, read_int(portfile)):
-        if candidate and port_is_free(host, candidate):
+        if candidate and _frees_up(host, candidate):
             portfile.write_text(str(candidate))
             return candidate
     if wanted:
@@ -71,6 +71,17 @@ def choose_port(portfile: Path, wanted: int, setting: str, host: str = "127.0.0.
     port = free_port(host)
     portfile.write_text(str(port))
     return port
+
+
+def _frees_up(host: str, port: int, timeout_s: float = 3.0) -> bool:
+    """True if `port` is free now or within `timeout_s`: a server killed a moment ago keeps
+    accepting connections until the kernel has finished tearing it down."""
+    deadline = time.monotonic() + timeout_s
+    while not port_is_free(host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

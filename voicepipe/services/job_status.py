@@ -7,7 +7,7 @@ from arq.jobs import deserialize_result
 from voicepipe import keys
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources
-from voicepipe.services import broker
+from voicepipe.services import broker, monitoring
 
 
 async def live_status(resources: Resources, job_id: str, queue: str) -> JobStatus | None:
@@ -27,7 +27,5 @@ async def live_status(resources: Resources, job_id: str, queue: str) -> JobStatu
         if ready_rank is not None:
             return JobStatus.PENDING
         return JobStatus.SCHEDULED if broker.loads(definition)["t"] == 1 else JobStatus.RETRY
-    from voicepipe.services import monitoring  # the history, once Redis has forgotten the job
-
     info = await monitoring.get_job_info(resources, job_id)
     return JobStatus(info.status) if info is not None else None

@@ -14,13 +14,16 @@ from typing import Any
 from arq.jobs import deserialize_result
 
 from voicepipe import keys
+from voicepipe.domain.job_info import JobInfo
 from voicepipe.domain.jobs import JobPriority, JobStatus
 from voicepipe.errors import ConfigError, InvalidInput, NotFound, TaskError
 from voicepipe.resources import Resources
 from voicepipe.services import broker as broker_module
+from voicepipe.services import monitoring
 from voicepipe.services.broker import Broker, JobSpec
 from voicepipe.services.events import make_event
 from voicepipe.services.job_context import JobContext
+from voicepipe.services.job_status import live_status
 from voicepipe.settings import QUEUES
 
 _current: contextvars.ContextVar[Resources] = contextvars.ContextVar("voicepipe_resources")
@@ -78,13 +81,10 @@ class JobHandle:
 
     async def status(self) -> JobStatus | None:
         """The job's status right now, from Redis while it is live, else from its history."""
-        from voicepipe.services.job_status import live_status
-
         return await live_status(self.resources, self.job_id, self.queue)
 
-    async def info(self) -> Any:
-        from voicepipe.services import monitoring
-
+    async def info(self) -> JobInfo | None:
+        """The recorded JobInfo (it may lag the live status by one recorder batch)."""
         return await monitoring.get_job_info(self.resources, self.job_id)
 
     async def result(self, timeout_s: float | None = None) -> Any:
