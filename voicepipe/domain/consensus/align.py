@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+from voicepipe.domain.consensus.metrics import word_edits
 from voicepipe.domain.consensus.normalize import Word
 
 Slot = list[Word | None]  # one entry per transcription; None is "no word here"
@@ -71,14 +72,5 @@ def word_distance(a: str, b: str) -> float:
     """0 for the same word; 0.5-1.0 for different words, lower for similar spellings."""
     if a == b:
         return 0.0
-    return 0.5 + 0.5 * _edit_distance(a, b) / max(len(a), len(b))
-
-
-def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
+    # The same edit distance as between word sequences, here between the words' letters.
+    return 0.5 + 0.5 * word_edits(a, b) / max(len(a), len(b))
