@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         le=10_000,
         description="Most job events the recorder folds into one PostgreSQL transaction.",
     )
+    recorder_backlog_events: int = Field(
+        default=50_000,
+        ge=0,
+        description="Events a recorder lets wait while its worker is busy with a burst of jobs.",
+    )
     recorder_claim_idle_s: float = Field(
         default=30.0,
         gt=0,

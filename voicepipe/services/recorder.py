@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BLOCK_MS = 1000
 TRIM_INTERVAL_S = 1.0
 RETRY_MIN_S = 0.05
+YIELD_S = 0.05  # how long the recorder steps aside at a time while jobs are bursting
 RETRY_MAX_S = 5.0
 # Errors that one bad event can cause; retrying the same batch would fail forever.
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
@@ -56,6 +57,7 @@ class Recorder:
         idle_s = settings.recorder_claim_idle_s if claim_idle_s is None else claim_idle_s
         self.claim_idle_ms = int(idle_s * 1000)
         self.recorded = 0  # stream entries recorded (and acknowledged) by this consumer
+        self.backlog_bound = settings.recorder_backlog_events
         self._own_pending_first = True  # after a start or a failure, our unacked entries come first
         self._untrimmed = False
         self._trimmed_at = 0.0
@@ -126,12 +128,21 @@ class Recorder:
         self._untrimmed = False
         self._trimmed_at = time.monotonic()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Record until `stop` is set; failures (PostgreSQL or Redis down) back off and retry."""
+    async def run(self, stop: asyncio.Event, busy: Callable[[], bool] = lambda: False) -> None:
+        """Record until `stop` is set; failures (PostgreSQL or Redis down) back off and retry.
+
+        While `busy()` (the worker is in a burst of jobs) and the backlog is small, the recorder
+        steps aside: jobs get the CPU, history catches up right after. Past the backlog bound it
+        records regardless, so the stream never grows without limit.
+        """
         claim_every_s = max(self.claim_idle_ms / 2000, 1.0)
         next_claim = time.monotonic()
         retry_s = RETRY_MIN_S
         while not stop.is_set():
+            if busy() and await self.resources.redis.xlen(keys.EVENTS) < self.backlog_bound:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), YIELD_S)
+                continue
             try:
                 if time.monotonic() >= next_claim:
                     await self.claim_stale()

@@ -26,6 +26,7 @@ from voicepipe.worker.executor import Executor
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_MAX_S = 1.0
+BURST_WINDOW_S = 0.2
 
 
 class WorkerProcess:
@@ -47,13 +48,16 @@ class WorkerProcess:
         )
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
         self.recorder = Recorder(resources, consumer=self.worker_id)
+        self.last_claim_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
         # The recorder outlives the queue loops so the last jobs' events are recorded too.
         recorder_stop = asyncio.Event()
-        recording = asyncio.create_task(self.recorder.run(recorder_stop), name="recorder")
+        recording = asyncio.create_task(
+            self.recorder.run(recorder_stop, self._bursting), name="recorder"
+        )
         cron_jobs = [job for job in CRON_JOBS.values() if job.task.queue in self.queues]
         scheduling = asyncio.create_task(run_cron(self.resources, cron_jobs, stop), name="cron")
         log.info("worker %s serving %s, %d jobs at once per queue",
@@ -99,6 +103,10 @@ class WorkerProcess:
                 if next_due_ms is not None:
                     wait_s = min(wait_s, max(next_due_ms / 1000 - time.time(), 0.001))
                 await self.broker.wait_for_work([queue], wait_s)
+
+    def _bursting(self) -> bool:
+        """Jobs were claimed a moment ago: the recorder waits so they get the CPU."""
+        return time.monotonic() - self.last_claim_at < BURST_WINDOW_S
 
     def _start(
         self, job: ClaimedJob, running: dict[str, asyncio.Task[None]], slot_freed: asyncio.Event
