@@ -19,6 +19,10 @@ EVENTS = f"{PREFIX}:events"  # STREAM of job lifecycle events, field "e" = JSON
 RECORDERS = "recorders"  # consumer group of EVENTS that writes PostgreSQL
 LIVE = f"{PREFIX}:live"  # pub/sub channel: the same JSON events, for live views
 EVENTS_ENABLED = f"{PREFIX}:events-enabled"  # "0" turns live and progress events off
+CONTROL = f"{PREFIX}:control"  # pub/sub channel: JSON commands to every worker (voicepipe.services.control)
+STOP_REQUESTS = (
+    f"{PREFIX}:stop-requests"  # HASH job id -> "cancel" | "terminate", until it has stopped
+)
 
 
 def queue(name: str) -> str:
@@ -56,3 +60,18 @@ def cron_run(name: str, run_ms: int) -> str:
 
 
 CRON_SCHEDULE = f"{PREFIX}:cron-schedule"  # HASH cron name -> JSON domain.job_views.CronEntry
+
+
+def control_acks(request_id: str) -> str:
+    """SET of the worker ids that received one control command (e.g. a restart)."""
+    return f"{PREFIX}:control-acks:{request_id}"
+
+
+def retried_as(job_id: str) -> str:
+    """The id of the job that reran `job_id` (set once, so a job is retried at most once)."""
+    return f"{PREFIX}:retried-as:{job_id}"
+
+
+def rate_limit(group: str, identity: str, window: int) -> str:
+    """Requests of one caller (token digest or IP) in one rate-limit window of one route group."""
+    return f"{PREFIX}:rate:{group}:{identity}:{window}"

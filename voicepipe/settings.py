@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds an event may stay unacknowledged before another recorder takes it over.",
     )
+    job_history_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days of finished jobs' history kept in PostgreSQL; older is pruned hourly.",
+    )
     chunk_min_s: float = Field(
         default=1.0, gt=0, description="Shortest chunk a recording is cut into, in seconds."
     )

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from voicepipe.errors import SoftTimeLimitExceeded
+from voicepipe.errors import JobCancelled, SoftTimeLimitExceeded
 from voicepipe.services.job_context import JobContext
 from voicepipe.services.tasks import REGISTRY, Task, task
 
@@ -129,3 +129,16 @@ async def cpu_soft(ctx: JobContext, seconds: float) -> int:
     finally:
         await _mark(ctx, "cleanup")
     return pid
+
+
+@_declare("t_long", max_retries=0)
+async def long(ctx: JobContext, seconds: float = 30.0) -> str:
+    await _mark(ctx, "ran")
+    try:
+        await asyncio.sleep(seconds)
+    except JobCancelled:
+        await _mark(ctx, "saw_cancel")
+        raise
+    finally:
+        await _mark(ctx, "cleanup")
+    return "done"

@@ -11,7 +11,7 @@ import click
 from aiohttp import ClientSession, ClientTimeout, web
 
 from voicepipe.cli.common import command_settings, ready_resources, run
-from voicepipe.cli.supervisor import Child, Supervisor, voicepipe_argv
+from voicepipe.cli.supervisor import RESTART_EXIT_CODE, Child, Supervisor, voicepipe_argv
 from voicepipe.errors import InvalidInput
 from voicepipe.services.accounts import bootstrap_admin
 from voicepipe.settings import QUEUES, Settings, child_environment
@@ -73,7 +73,13 @@ async def serve_web(settings: Settings, stop: asyncio.Event) -> None:
 @click.option(
     "--concurrency", type=int, help="Jobs at once per queue [VOICEPIPE_WORKER_CONCURRENCY]."
 )
-def worker(queues: str | None, concurrency: int | None) -> None:
+@click.option(
+    "--supervise/--no-supervise",
+    default=True,
+    show_default=True,
+    help="Run the worker as a child that is restarted when it exits (restart-workers needs it).",
+)
+def worker(queues: str | None, concurrency: int | None, supervise: bool) -> None:
     """Run a worker process serving one or more queues."""
     overrides: dict[str, object] = {}
     if queues is not None:
@@ -81,7 +87,23 @@ def worker(queues: str | None, concurrency: int | None) -> None:
     if concurrency is not None:
         overrides["worker_concurrency"] = concurrency
     with command_settings("worker", **overrides) as settings:
-        run(lambda stop: serve_worker(settings, stop))
+        if supervise:
+            run(lambda stop: supervise_worker(settings, stop))
+        else:
+            run(lambda stop: serve_worker(settings, stop))
+
+
+def worker_child(settings: Settings) -> Child:
+    """The supervised `voicepipe worker` process for these settings."""
+    argv = voicepipe_argv(
+        "worker", "--no-supervise", "--queues", ",".join(_queues(settings.worker_queues)),
+        "--concurrency", str(settings.worker_concurrency),
+    )  # fmt: skip
+    return Child("worker", argv, child_environment(settings))
+
+
+async def supervise_worker(settings: Settings, stop: asyncio.Event) -> None:
+    await Supervisor([worker_child(settings)], _stop_timeout_s(settings)).run(stop)
 
 
 async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -90,7 +112,15 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
 
     queues = _queues(settings.worker_queues)
     async with ready_resources(settings) as resources:
-        await WorkerProcess(resources, queues, settings.worker_concurrency).run(stop)
+        process = WorkerProcess(resources, queues, settings.worker_concurrency)
+        await process.run(stop)
+    if process.restart_requested:
+        raise SystemExit(RESTART_EXIT_CODE)
+
+
+def _stop_timeout_s(settings: Settings) -> float:
+    """Long enough for a worker to use its grace period, then hand back what is left."""
+    return settings.shutdown_grace_s + 5
 
 
 @click.command()
@@ -152,9 +182,9 @@ async def _up(settings: Settings, stop: asyncio.Event) -> None:
         Child(
             "web", voicepipe_argv("web", "--host", settings.host, "--port", str(settings.port)), env
         ),
-        Child("worker", voicepipe_argv("worker", "--queues", ",".join(QUEUES)), env),
+        worker_child(settings.model_copy(update={"worker_queues": ",".join(QUEUES)})),
     ]
-    supervisor = Supervisor(children, stop_timeout_s=min(settings.shutdown_grace_s + 2, 12))
+    supervisor = Supervisor(children, stop_timeout_s=_stop_timeout_s(settings))
     announce = asyncio.create_task(_announce_when_healthy(settings, stop))
     try:
         await supervisor.run(stop)

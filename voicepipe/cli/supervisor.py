@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 MAX_BACKOFF_S = 30.0
 HEALTHY_AFTER_S = 60.0
+# A child exiting with this code asks to be started again at once (EX_TEMPFAIL): an admin restart.
+RESTART_EXIT_CODE = 75
 
 
 def _die_with_parent() -> None:
@@ -82,6 +84,11 @@ class Supervisor:
         return await child.process.wait()
 
     async def _restart_later(self, child: Child, code: int, stop: asyncio.Event) -> None:
+        if code == RESTART_EXIT_CODE:
+            log.info("%s restarting as asked", child.name)
+            child.restarts += 1
+            await child.start()
+            return
         if time.monotonic() - child.started_at > HEALTHY_AFTER_S:
             child.backoff_s = 1.0
         log.warning(

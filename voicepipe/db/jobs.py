@@ -221,15 +221,21 @@ async def list_jobs(
     return [_info(row) for row in await conn.fetch(sql, *params)]
 
 
-async def failed_jobs(conn: Conn, limit: int, after: tuple[datetime, str] | None) -> list[JobInfo]:
-    """Jobs that failed for good, newest failure first (index jobs_failed_idx)."""
+async def failed_jobs(
+    conn: Conn, limit: int, after: tuple[datetime, str] | None, owner_id: int | None = None
+) -> list[JobInfo]:
+    """Jobs that failed for good and were not retried, newest failure first (jobs_failed_idx)."""
     params: list[Any] = [limit]
     after_sql = ""
     if after is not None:
         after_sql = "AND (completed_at, task_id) < ($2, $3)"
         params += after
+    if owner_id is not None:
+        params.append(owner_id)
+        after_sql += f" AND owner_id = ${len(params)}"
     rows = await conn.fetch(
         f"""SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'failure' {after_sql}
+              AND NOT EXISTS (SELECT 1 FROM jobs rerun WHERE rerun.retry_of = jobs.task_id)
             ORDER BY completed_at DESC, task_id DESC LIMIT $1""",
         *params,
     )

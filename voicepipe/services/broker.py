@@ -21,10 +21,12 @@ from arq.jobs import serialize_result
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
+from voicepipe.services.outage import REDIS_DOWN, persist
 
 # Jobs waiting longer than this after their due time are dropped by Redis (arq's default too).
 EXPIRES_EXTRA_MS = 86_400_000
 WAKE_TOKENS_MAX = 256
+REDIS_DOWN_PAUSE_S = 0.5
 
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -37,12 +39,32 @@ end
 redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, WAKE_MAX)
 redis.call('XADD', KEYS[6], '*', 'e', ARGV[7])
-if ARGV[8] == '1' then redis.call('PUBLISH', KEYS[7], ARGV[7]) end
+if ARGV[8] == '1' and redis.call('GET', KEYS[8]) ~= '0' then redis.call('PUBLISH', KEYS[7], ARGV[7]) end
 return 1
 """.replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
 
-# KEYS: ready, deferred, running, events, live   ARGV: now_ms, worker, max_n, aging_ms, queue, live
-_CLAIM = """
+# The cancelled event and the arq-format result of the job whose definition is `payload`.
+RECORD_CANCELLED_LUA = """
+local function record_cancelled(id, payload, queue, now, reason, expires_ms, events, live, enabled)
+  local job = cjson.decode(payload)
+  local event = cjson.encode({event = 'cancelled', job_id = id, task = job.f, queue = queue,
+                              at = now / 1000, try = job.t, priority = job.p, reason = reason})
+  redis.call('XADD', events, '*', 'e', event)
+  if redis.call('GET', enabled) ~= '0' then redis.call('PUBLISH', live, event) end
+  local result = cjson.encode({t = job.t, f = job.f, a = job.a, k = job.k, et = job.et, s = false,
+                               r = {cancelled = true, reason = reason}, st = now, ft = now,
+                               q = 'voicepipe:queue:' .. queue, id = id})
+  redis.call('SET', 'arq:result:' .. id, result, 'PX', expires_ms)
+  redis.call('DEL', 'arq:job:' .. id)
+end
+"""
+
+# A job cancelled while its worker was lost is dropped here instead of started again.
+# KEYS: ready, deferred, running, events, live, stop requests, events-enabled
+# ARGV: now_ms, worker, max_n, aging_ms, queue, live, result expiry ms
+_CLAIM = (
+    RECORD_CANCELLED_LUA
+    + """
 local now = tonumber(ARGV[1])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
 for i = 1, #due, 2 do
@@ -57,7 +79,9 @@ local claimed = {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   local payload = redis.call('GET', 'arq:job:' .. id)
-  if payload then
+  if payload and redis.call('HDEL', KEYS[6], id) == 1 then
+    record_cancelled(id, payload, ARGV[5], now, 'cancelled by an admin', ARGV[7], KEYS[4], KEYS[5], KEYS[7])
+  elseif payload then
     local job = cjson.decode(payload)
     redis.call('HSET', KEYS[3], id, cjson.encode({worker = ARGV[2], started_ms = now, try = job.t, task = job.f}))
     local event = cjson.encode({event = 'started', job_id = id, task = job.f, queue = ARGV[5],
@@ -71,6 +95,7 @@ end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return {claimed, first[2] or false}
 """
+)
 
 
 def dumps(value: Any) -> bytes:
@@ -140,7 +165,8 @@ class Broker:
                 expire_ms = max(spec.due_ms or now_ms, now_ms) - now_ms + EXPIRES_EXTRA_MS
                 await self._enqueue(
                     keys=[keys.job(spec.job_id), keys.result(spec.job_id), keys.queue(spec.queue),
-                          keys.deferred(spec.queue), keys.wake(spec.queue), keys.EVENTS, keys.LIVE],
+                          keys.deferred(spec.queue), keys.wake(spec.queue), keys.EVENTS, keys.LIVE,
+                          keys.EVENTS_ENABLED],
                     args=[spec.payload(now_ms), expire_ms, int(deferred), score, spec.priority, spec.job_id,
                           events.encode(spec.queued_event), int(live)],
                     client=pipe,
@@ -160,8 +186,18 @@ class Broker:
                 keys.running(queue),
                 keys.EVENTS,
                 keys.LIVE,
+                keys.STOP_REQUESTS,
+                keys.EVENTS_ENABLED,
             ],
-            args=[now_ms, worker_id, max_n, self.aging_ms, queue, int(live)],
+            args=[
+                now_ms,
+                worker_id,
+                max_n,
+                self.aging_ms,
+                queue,
+                int(live),
+                self.result_expires_ms,
+            ],
         )
         jobs = []
         for i in range(0, len(claimed), 2):
@@ -182,8 +218,11 @@ class Broker:
 
     async def wait_for_work(self, queues: list[str], timeout_s: float) -> None:
         """Block until a wake token arrives for one of `queues`, or `timeout_s` passes."""
-        # Redis takes a fractional timeout; redis-py's type hint says int.
-        await self.redis.blpop([keys.wake(q) for q in queues], timeout=max(timeout_s, 0.001))  # type: ignore[arg-type, misc]
+        try:
+            # Redis takes a fractional timeout; redis-py's type hint says int.
+            await self.redis.blpop([keys.wake(q) for q in queues], timeout=max(timeout_s, 0.001))  # type: ignore[arg-type, misc]
+        except REDIS_DOWN:  # restarting: look again in a moment
+            await asyncio.sleep(min(timeout_s, REDIS_DOWN_PAUSE_S))
 
     async def finish(
         self, job: ClaimedJob, success: bool, result: Any, event: dict[str, Any], live: bool
@@ -212,7 +251,7 @@ class Broker:
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Finishing]) -> None:
-        try:
+        async def write() -> None:
             async with self.redis.pipeline(transaction=True) as pipe:
                 for job, stored, event, live, _ in batch:
                     if stored is not None:
@@ -221,6 +260,9 @@ class Broker:
                     pipe.hdel(keys.running(job.queue), job.job_id)
                     events.add_to(pipe, event, live)
                 await pipe.execute()
+
+        try:
+            await persist("finishing jobs", write)
         except BaseException as exc:
             for *_, done in batch:
                 if not done.done():
@@ -236,35 +278,47 @@ class Broker:
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
     ) -> None:
         """Put the job back as deferred with its try number raised; it runs again at `due_ms`."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(
-                keys.job(job.job_id),
-                _next_try(job),
-                px=due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS,
-            )
-            pipe.zadd(keys.deferred(job.queue), {f"{job.priority}:{job.job_id}": due_ms})
-            pipe.hdel(keys.running(job.queue), job.job_id)
-            pipe.lpush(keys.wake(job.queue), "1")
-            pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
-            events.add_to(pipe, event, live)
-            await pipe.execute()
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(
+                    keys.job(job.job_id),
+                    _next_try(job),
+                    px=due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS,
+                )
+                pipe.zadd(keys.deferred(job.queue), {f"{job.priority}:{job.job_id}": due_ms})
+                pipe.hdel(keys.running(job.queue), job.job_id)
+                pipe.lpush(keys.wake(job.queue), "1")
+                pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
+                events.add_to(pipe, event, live)
+                await pipe.execute()
+
+        await persist("scheduling a retry", write)
 
     async def hand_back(self, job: ClaimedJob, event: dict[str, Any], live: bool) -> None:
         """Return an unfinished job to its old place in the queue, as a new try (worker shutting down)."""
         rank = ready_rank_ms(job.priority, job.enqueued_ms, self.aging_ms)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.job(job.job_id), _next_try(job), px=EXPIRES_EXTRA_MS)
-            pipe.zadd(keys.queue(job.queue), {job.job_id: rank})
-            pipe.hdel(keys.running(job.queue), job.job_id)
-            pipe.lpush(keys.wake(job.queue), "1")
-            pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
-            events.add_to(pipe, event, live)
-            await pipe.execute()
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(keys.job(job.job_id), _next_try(job), px=EXPIRES_EXTRA_MS)
+                pipe.zadd(keys.queue(job.queue), {job.job_id: rank})
+                pipe.hdel(keys.running(job.queue), job.job_id)
+                pipe.lpush(keys.wake(job.queue), "1")
+                pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
+                events.add_to(pipe, event, live)
+                await pipe.execute()
+
+        await persist("handing a job back", write)
 
     async def publish(self, event: dict[str, Any], live: bool) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            events.add_to(pipe, event, live)
-            await pipe.execute()
+        """Write a progress event; while Redis is away it is dropped (the next one supersedes it)."""
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                events.add_to(pipe, event, live)
+                await pipe.execute()
+        except REDIS_DOWN:
+            pass
 
 
 def definition(

@@ -19,8 +19,11 @@ async def live_status(resources: Resources, job_id: str, queue: str) -> JobStatu
         pipe.zscore(keys.queue(queue), job_id)
         result, running, definition, ready_rank = await pipe.execute()
     if result is not None:
-        success = deserialize_result(result, deserializer=broker.loads).success
-        return JobStatus.SUCCESS if success else JobStatus.FAILURE
+        outcome = deserialize_result(result, deserializer=broker.loads)
+        if outcome.success:
+            return JobStatus.SUCCESS
+        cancelled = isinstance(outcome.result, dict) and outcome.result.get("cancelled")
+        return JobStatus.CANCELLED if cancelled else JobStatus.FAILURE
     if running:
         return JobStatus.STARTED
     if definition is not None:

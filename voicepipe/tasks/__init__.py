@@ -1,5 +1,5 @@
 """The task definitions; importing this package registers every task (web and worker both do)."""
 
-from voicepipe.tasks import bench, ping
+from voicepipe.tasks import bench, maintenance, ping
 
-__all__ = ["bench", "ping"]
+__all__ = ["bench", "maintenance", "ping"]

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from voicepipe import keys
 from voicepipe.domain.jobs import backoff_delay_s
-from voicepipe.errors import Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from voicepipe.errors import JobCancelled, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from voicepipe.resources import Resources
 from voicepipe.services.broker import Broker, ClaimedJob
 from voicepipe.services.events import EventType, make_event
@@ -28,11 +29,20 @@ ABANDON_AFTER_CANCEL_S = 1.0
 
 @dataclass
 class Outcome:
-    kind: str  # "success" | "retry" | "failure"
+    kind: str  # "success" | "retry" | "failure" | "cancelled"
     result: Any = None
     error: str | None = None
     traceback: str | None = None
     retry_in_s: float = 0.0
+
+
+@dataclass
+class _Running:
+    """A job in progress and how an admin asked it to stop, if they did."""
+
+    body: Interruptible
+    terminated: asyncio.Future[None]
+    stop: str | None = None  # "cancel" | "terminate"
 
 
 class Executor:
@@ -51,7 +61,21 @@ class Executor:
         self.cpu = cpu
         self.worker_id = worker_id
         self.live = live
-        self.counters = {"processed": 0, "failed": 0, "retried": 0}
+        self.counters = {"processed": 0, "failed": 0, "retried": 0, "cancelled": 0}
+        self.running: dict[str, _Running] = {}
+
+    def stop_job(self, job_id: str, how: str) -> bool:
+        """Cancel (interrupt at an await point, cleanup runs) or terminate (now) a job running here."""
+        job = self.running.get(job_id)
+        if job is None or job.stop is not None:
+            return False
+        job.stop = how
+        log.info("%s requested for job %s", how, job_id)
+        if how == "terminate":
+            job.terminated.set_result(None)
+        else:
+            job.body.interrupt(JobCancelled("cancelled by an admin"))
+        return True
 
     async def run(self, job: ClaimedJob) -> None:
         task = REGISTRY.get(job.task)
@@ -74,27 +98,45 @@ class Executor:
         except TypeError as exc:  # wrong arguments: retrying cannot help
             return _failed(f"bad arguments for {task.name}: {exc}")
         runner = asyncio.create_task(_await(body), name=f"job {job.job_id}")
+        terminated = asyncio.get_running_loop().create_future()
+        running = self.running[job.job_id] = _Running(body, terminated)
+        try:
+            return await self._supervise(task, job, runner, running)
+        finally:
+            del self.running[job.job_id]
+
+    async def _supervise(
+        self, task: Task, job: ClaimedJob, runner: asyncio.Task[Any], running: _Running
+    ) -> Outcome:
+        """Wait for the job under its soft and hard limits and any stop request; say how it ended."""
         policy = task.policy
         soft_timer = None
         if policy.soft_time_limit_s:
             soft_timer = asyncio.get_running_loop().call_later(
                 policy.soft_time_limit_s,
-                body.interrupt,
+                running.body.interrupt,
                 SoftTimeLimitExceeded(f"soft time limit of {policy.soft_time_limit_s:g}s exceeded"),
             )
         hard_s = policy.time_limit_s or self.resources.settings.job_time_limit_s
         try:
-            done, _ = await asyncio.wait({runner}, timeout=hard_s)
+            done, _ = await asyncio.wait(
+                {runner, running.terminated}, timeout=hard_s, return_when=asyncio.FIRST_COMPLETED
+            )
         except asyncio.CancelledError:
             await self._stop(runner, job)
             raise
         finally:
             if soft_timer:
                 soft_timer.cancel()
+        if running.terminated in done:
+            await self._stop(runner, job)
+            return Outcome("cancelled", error="terminated by an admin")
         if not done:
             await self._stop(runner, job)
             return _failed(f"hard time limit of {hard_s:g}s exceeded", TimeLimitExceeded.__name__)
         error = runner.exception()
+        if running.stop == "cancel" and isinstance(error, JobCancelled):
+            return Outcome("cancelled", error="cancelled by an admin")
         if error is None:
             return Outcome("success", result=runner.result())
         return self._outcome_of(task, job, error)
@@ -145,6 +187,15 @@ class Executor:
             await self.broker.retry_later(job, due_ms, event, live)
             log.info("job %s (%s) try %d failed, retry in %.1fs: %s", job.job_id, job.task,
                      job.try_number, outcome.retry_in_s, outcome.error)  # fmt: skip
+        elif outcome.kind == "cancelled":
+            self.counters["cancelled"] += 1
+            reason = outcome.error or "cancelled"
+            event = self._event(job, "cancelled", reason=reason, runtime_s=runtime_s)
+            await self.broker.finish(job, False, {"cancelled": True, "reason": reason}, event, live)
+            async with self.resources.redis.pipeline(transaction=False) as pipe:
+                pipe.hdel(keys.STOP_REQUESTS, job.job_id)
+                await pipe.execute()
+            log.info("job %s (%s) %s", job.job_id, job.task, reason)
         else:
             self.counters["failed"] += 1
             event = self._event(

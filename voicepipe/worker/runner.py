@@ -12,16 +12,19 @@ from typing import Any
 
 import psutil
 
-from voicepipe import __version__, keys
+from voicepipe import __version__
 from voicepipe.resources import Resources
 from voicepipe.services import workers as heartbeats
 from voicepipe.services.broker import ClaimedJob
 from voicepipe.services.cron import CRON_JOBS
+from voicepipe.services.outage import REDIS_DOWN
 from voicepipe.services.recorder import Recorder
 from voicepipe.services.tasks import broker_for
+from voicepipe.worker.control import ControlListener
 from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.cron import run_cron
 from voicepipe.worker.executor import Executor
+from voicepipe.worker.reaper import run_reaper
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +52,26 @@ class WorkerProcess:
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
         self.recorder = Recorder(resources, consumer=self.worker_id)
         self.last_claim_at = 0.0
+        self.control = ControlListener(
+            resources, self.worker_id, self.executor, self._set_live, self._restart
+        )
+        self.restart_requested = False
+        self._stop = asyncio.Event()
+
+    def _set_live(self, enabled: bool) -> None:
+        self.live_events = enabled
+
+    def _restart(self) -> None:
+        """Stop gracefully; the caller exits with RESTART_EXIT_CODE so the supervisor restarts us."""
+        self.restart_requested = True
+        self._stop.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
+        reaping = asyncio.create_task(run_reaper(self, stop), name="reaper")
+        listening = asyncio.create_task(self.control.run(), name="control")
         # The recorder outlives the queue loops so the last jobs' events are recorded too.
         recorder_stop = asyncio.Event()
         recording = asyncio.create_task(
@@ -69,6 +88,7 @@ class WorkerProcess:
                 task.result()  # a queue loop that ended on its own has failed: surface why
         finally:
             stopper.cancel()
+            reaping.cancel()
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -78,7 +98,8 @@ class WorkerProcess:
             await asyncio.gather(recording, return_exceptions=True)
             await self.recorder.flush(timeout_s=2.0)
             beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+            listening.cancel()
+            await asyncio.gather(beat, listening, return_exceptions=True)
             self.cpu.close()
             await heartbeats.remove_heartbeat(self.resources.redis, self.worker_id)
             log.info("worker %s stopped", self.worker_id)
@@ -93,9 +114,13 @@ class WorkerProcess:
                 slot_freed.clear()
                 await slot_freed.wait()
                 continue
-            jobs, next_due_ms = await self.broker.claim(
-                queue, self.worker_id, free, self.live_events
-            )
+            try:
+                jobs, next_due_ms = await self.broker.claim(
+                    queue, self.worker_id, free, self.live_events
+                )
+            except REDIS_DOWN as exc:  # restarting: wait for it (the reaper frees a lost claim)
+                log.warning("queue %s: cannot claim: %s", queue, exc)
+                jobs, next_due_ms = [], None
             for job in jobs:
                 self._start(job, running, slot_freed)
             if not jobs:
@@ -137,8 +162,7 @@ class WorkerProcess:
         process = psutil.Process()
         while True:
             try:
-                enabled = await self.resources.redis.get(keys.EVENTS_ENABLED)
-                self.live_events = enabled != b"0"
+                await self.control.catch_up()  # in case a control message was missed
                 await heartbeats.write_heartbeat(
                     self.resources.redis, self.worker_id, self._heartbeat(process)
                 )

@@ -1,0 +1,19 @@
+"""Maintenance jobs that keep the system itself tidy (the platform's own cron jobs live apart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voicepipe.services import retention
+from voicepipe.services.cron import cron
+from voicepipe.services.tasks import JobContext, task
+
+
+@task(queue="maintenance", max_retries=2)
+async def prune_job_history(ctx: JobContext) -> dict[str, Any]:
+    """Delete job history older than VOICEPIPE_JOB_HISTORY_DAYS."""
+    deleted = await retention.prune_job_history(ctx.resources)
+    return {"jobs_deleted": deleted, "kept_days": ctx.resources.settings.job_history_days}
+
+
+cron(prune_job_history, minute=17)  # hourly: each run has little to delete
