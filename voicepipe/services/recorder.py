@@ -139,7 +139,7 @@ class Recorder:
         next_claim = time.monotonic()
         retry_s = RETRY_MIN_S
         while not stop.is_set():
-            if busy() and await self.resources.redis.xlen(keys.EVENTS) < self.backlog_bound:
+            if busy() and await self._backlog_small():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), YIELD_S)
                 continue
@@ -155,6 +155,12 @@ class Recorder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), retry_s)
                 retry_s = min(retry_s * 2, RETRY_MAX_S)
+
+    async def _backlog_small(self) -> bool:
+        try:
+            return bool(await self.resources.redis.xlen(keys.EVENTS) < self.backlog_bound)
+        except Exception:  # Redis away: the loop's own error handling backs off
+            return False
 
     async def flush(self, timeout_s: float = 5.0) -> int:
         """Record what is in the stream now, without waiting for more; returns entries recorded."""

@@ -10,8 +10,11 @@ from redis.asyncio import Redis
 
 from voicepipe import keys
 
-HEARTBEAT_INTERVAL_S = 2.0
-HEARTBEAT_TTL_S = 6.0
+# A worker beats every second; four missed seconds and it counts as lost (worker.reaper then
+# releases its running jobs). Short enough to rerun a killed worker's jobs within ~5 s, long
+# enough that a busy event loop or a Redis failover of a second or two is not taken for a death.
+HEARTBEAT_INTERVAL_S = 1.0
+HEARTBEAT_TTL_S = 4.0
 
 
 async def write_heartbeat(redis: Redis, worker_id: str, info: dict[str, Any]) -> None:

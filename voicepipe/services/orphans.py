@@ -1,0 +1,181 @@
+"""Orphaned jobs: running entries whose worker is gone, released to their queue as a new try.
+
+A worker that dies (kill -9, lost machine) leaves its claimed jobs in `running:<queue>`. Once its
+heartbeat key has expired (Redis' own clock, so clocks of other machines do not matter), any
+worker's reaper finds those entries and releases each with one script that checks, atomically,
+that the entry is still owned by that worker, that the worker's heartbeat is still missing and that
+the job definition is unchanged; then it raises the try, puts the job back at its old rank, wakes a
+worker and writes a `retry` event (`orphaned: true`) to the history. Two reapers racing for the
+same job cannot both release it: the second finds the entry gone or owned by someone else.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from voicepipe import keys
+from voicepipe.domain.jobs import ready_rank_ms
+from voicepipe.services import events
+from voicepipe.services.broker import EXPIRES_EXTRA_MS, WAKE_TOKENS_MAX, Broker, definition, loads
+from voicepipe.settings import QUEUES
+
+log = logging.getLogger(__name__)
+
+# A claim lands a moment before the claiming worker's first heartbeat; younger entries are left alone.
+MIN_AGE_MS = 1000
+WORKER_LOST = "WorkerLost"
+
+# KEYS: running, job, queue, wake, events, live, owner's heartbeat
+# ARGV: job id, owner, old definition, new definition, rank, event, live, now ms, min age ms,
+#       definition expiry ms, "1" when the owner releases its own entry (its heartbeat is live)
+_RELEASE = """
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return 0 end
+local running = cjson.decode(entry)
+if running.worker ~= ARGV[2] then return 0 end
+if ARGV[11] ~= '1' and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
+if tonumber(running.started_ms) > tonumber(ARGV[8]) - tonumber(ARGV[9]) then return 0 end
+local current = redis.call('GET', KEYS[2])
+if not current then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return -1
+end
+if current ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[10])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[4], '1')
+redis.call('LTRIM', KEYS[4], 0, WAKE_MAX)
+redis.call('XADD', KEYS[5], '*', 'e', ARGV[6])
+if ARGV[7] == '1' then redis.call('PUBLISH', KEYS[6], ARGV[6]) end
+return 1
+""".replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
+
+
+@dataclass(frozen=True)
+class RunningEntry:
+    """One job a worker claimed and has not finished, as `running:<queue>` says."""
+
+    job_id: str
+    queue: str
+    worker: str
+    started_ms: int
+    try_number: int
+    task: str
+
+
+@dataclass(frozen=True)
+class Released:
+    """A job put back in its queue because its worker was lost."""
+
+    entry: RunningEntry
+    try_number: int  # the try it will run as
+
+
+async def running_entries(broker: Broker, queues: Collection[str] = QUEUES) -> list[RunningEntry]:
+    """Every running entry of `queues`, in one round trip."""
+    async with broker.redis.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.hgetall(keys.running(queue))
+        replies = await pipe.execute()
+    found = []
+    for queue, entries in zip(queues, replies, strict=True):
+        for job_id, raw in entries.items():
+            data = loads(raw)
+            found.append(
+                RunningEntry(
+                    job_id=job_id.decode() if isinstance(job_id, bytes) else str(job_id),
+                    queue=queue,
+                    worker=str(data.get("worker")),
+                    started_ms=int(data.get("started_ms") or 0),
+                    try_number=int(data.get("try") or 1),
+                    task=str(data.get("task")),
+                )
+            )
+    return found
+
+
+async def lost_workers(broker: Broker, worker_ids: Collection[str]) -> set[str]:
+    """The workers among `worker_ids` whose heartbeat key has expired (or was never written)."""
+    ids = sorted(set(worker_ids))
+    if not ids:
+        return set()
+    async with broker.redis.pipeline(transaction=False) as pipe:
+        for worker_id in ids:
+            pipe.exists(keys.worker(worker_id))
+        alive = await pipe.execute()
+    return {worker_id for worker_id, n in zip(ids, alive, strict=True) if not n}
+
+
+async def release(
+    broker: Broker,
+    entry: RunningEntry,
+    released_by: str,
+    reason: str,
+    live: bool = True,
+    own: bool = False,
+) -> Released | None:
+    """Put an orphaned job back in its queue as a new try; None if it is not (or no longer) orphaned.
+
+    `own` is for a worker releasing an entry of its own that it is not running (a claim whose reply
+    was lost): its heartbeat is live, so that check is skipped; ownership and age still hold.
+    """
+    raw = await broker.redis.get(keys.job(entry.job_id))
+    if raw is None:
+        await _drop_if_finished(broker, entry, own)
+        return None
+    job = loads(raw)
+    new_try = int(job["t"]) + 1
+    priority = int(job.get("p", 1))
+    rank = ready_rank_ms(priority, int(job["et"]), broker.aging_ms)
+    now_ms = int(time.time() * 1000)
+    event = events.make_event(
+        "retry", job_id=entry.job_id, task=job["f"], queue=entry.queue, try_number=int(job["t"]),
+        priority=priority, worker=entry.worker, error=f"{WORKER_LOST}: {reason}", traceback=None,
+        eta=now_ms / 1000, orphaned=True, released_by=released_by,
+    )  # fmt: skip
+    done = await broker.redis.register_script(_RELEASE)(
+        keys=_keys(entry),
+        args=[entry.job_id, entry.worker, raw,
+              definition(job["f"], job["k"], new_try, int(job["et"]), priority),
+              rank, events.encode(event), int(live), now_ms, MIN_AGE_MS, EXPIRES_EXTRA_MS, int(own)],
+    )  # fmt: skip
+    if done != 1:
+        return None
+    log.warning("released job %s (%s) of lost worker %s: runs again as try %d",
+                entry.job_id, entry.task, entry.worker, new_try)  # fmt: skip
+    return Released(entry, new_try)
+
+
+async def _drop_if_finished(broker: Broker, entry: RunningEntry, own: bool) -> None:
+    """A running entry whose job definition is gone (finished or expired) is only clutter."""
+    now_ms = int(time.time() * 1000)
+    await broker.redis.register_script(_RELEASE)(
+        keys=_keys(entry),
+        args=[entry.job_id, entry.worker, "", "", 0, "", 0, now_ms, MIN_AGE_MS, 0, int(own)],
+    )
+
+
+def _keys(entry: RunningEntry) -> list[str]:
+    return [keys.running(entry.queue), keys.job(entry.job_id), keys.queue(entry.queue),
+            keys.wake(entry.queue), keys.EVENTS, keys.LIVE, keys.worker(entry.worker)]  # fmt: skip
+
+
+async def release_orphans(
+    broker: Broker, released_by: str, live: bool = True, queues: Collection[str] = QUEUES
+) -> list[Released]:
+    """Release every running job of every lost worker; what one reaper pass does."""
+    entries = await running_entries(broker, queues)
+    lost = await lost_workers(broker, {e.worker for e in entries})
+    released = []
+    for entry in entries:
+        if entry.worker in lost:
+            done = await release(
+                broker, entry, released_by, f"worker {entry.worker} was lost", live
+            )
+            if done is not None:
+                released.append(done)
+    return released

@@ -1,0 +1,110 @@
+"""The reaper every worker runs: finds jobs of lost workers twice a second and releases them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from voicepipe.services import orphans
+from voicepipe.services.broker import Broker
+from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
+
+log = logging.getLogger(__name__)
+
+SCAN_INTERVAL_S = 0.5
+# After Redis was unreachable (or restarted), every worker needs a beat or two to be seen again:
+# until then a missing heartbeat proves nothing.
+TRUST_AFTER_S = HEARTBEAT_TTL_S + HEARTBEAT_INTERVAL_S
+# An entry of our own that we are not running (a claim whose reply never reached us) is released
+# once it is this old, far beyond any claim's round trip.
+OWN_STALE_MS = 10_000
+
+
+class Reaping(Protocol):
+    """What the reaper needs of its worker process."""
+
+    @property
+    def broker(self) -> Broker: ...
+    @property
+    def worker_id(self) -> str: ...
+    @property
+    def running(self) -> Mapping[str, Mapping[str, object]]: ...
+    @property
+    def live_events(self) -> bool: ...
+
+
+async def run_reaper(worker: Reaping, stop: asyncio.Event) -> None:
+    """Release lost workers' jobs (and our own forgotten ones) until `stop` is set."""
+    reaper = Reaper(worker)
+    while not stop.is_set():
+        await reaper.scan()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SCAN_INTERVAL_S)
+
+
+class Reaper:
+    """One worker's view: when it last lost Redis, and which entries it may release."""
+
+    def __init__(self, worker: Reaping, own_stale_ms: int = OWN_STALE_MS) -> None:
+        self.worker = worker
+        self.own_stale_ms = own_stale_ms
+        self.redis_lost_at = -TRUST_AFTER_S  # trusted from the start, unless the first scan fails
+        self.released = 0
+
+    async def scan(self) -> list[orphans.Released]:
+        """One pass; Redis errors are logged and make the next passes wait for trust again."""
+        try:
+            return await self._scan()
+        except Exception as exc:  # Redis away: try again next pass
+            self.redis_lost_at = time.monotonic()
+            log.warning("reaper: %s", exc)
+            return []
+
+    async def _scan(self) -> list[orphans.Released]:
+        worker, broker = self.worker, self.worker.broker
+        entries = await orphans.running_entries(broker)
+        released: list[orphans.Released] = []
+        mine = [e for e in entries if e.worker == worker.worker_id]
+        if mine:
+            released += await self._release_forgotten(mine)
+        others = [e for e in entries if e.worker != worker.worker_id]
+        lost = await orphans.lost_workers(broker, {e.worker for e in others})
+        if lost and await self._trusted():
+            for entry in others:
+                if entry.worker in lost:
+                    done = await orphans.release(
+                        broker, entry, worker.worker_id,
+                        f"worker {entry.worker} stopped sending heartbeats", worker.live_events,
+                    )  # fmt: skip
+                    if done is not None:
+                        released.append(done)
+        self.released += len(released)
+        return released
+
+    async def _trusted(self) -> bool:
+        """Whether missing heartbeats mean lost workers: Redis was reachable (and up) long enough."""
+        if time.monotonic() - self.redis_lost_at < TRUST_AFTER_S:
+            return False
+        server = await self.worker.broker.redis.info("server")
+        return float(server.get("uptime_in_seconds", 0)) >= TRUST_AFTER_S
+
+    async def _release_forgotten(self, mine: list[orphans.RunningEntry]) -> list[orphans.Released]:
+        now_ms = int(time.time() * 1000)
+        stale = [e for e in mine if now_ms - e.started_ms >= self.own_stale_ms]
+        if not stale:
+            return []
+        running = {job_id for jobs in self.worker.running.values() for job_id in jobs}
+        released = []
+        for entry in stale:
+            if entry.job_id not in running:
+                done = await orphans.release(
+                    broker=self.worker.broker, entry=entry, released_by=self.worker.worker_id,
+                    reason="its worker was not running it", live=self.worker.live_events, own=True,
+                )  # fmt: skip
+                if done is not None:
+                    released.append(done)
+        return released
