@@ -75,3 +75,13 @@ def retried_as(job_id: str) -> str:
 def rate_limit(group: str, identity: str, window: int) -> str:
     """Requests of one caller (token digest or IP) in one rate-limit window of one route group."""
     return f"{PREFIX}:rate:{group}:{identity}:{window}"
+
+
+def chaos_runs(run_id: str) -> str:
+    """HASH job id -> how many times a chaos benchmark job's body started (bench.chaos)."""
+    return f"{PREFIX}:chaos:{run_id}:runs"
+
+
+def chaos_done(run_id: str) -> str:
+    """HASH job id -> the idempotent mark a chaos benchmark job writes when it is done."""
+    return f"{PREFIX}:chaos:{run_id}:done"

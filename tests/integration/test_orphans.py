@@ -13,6 +13,7 @@ from voicepipe import keys
 from voicepipe.resources import Resources
 from voicepipe.services import orphans
 from voicepipe.services.broker import Broker
+from voicepipe.services.recorder import Recorder
 from voicepipe.services.tasks import broker_for
 from voicepipe.services.workers import write_heartbeat
 from voicepipe.worker.reaper import TRUST_AFTER_S, Reaper
@@ -92,6 +93,7 @@ class Bystander:
     """Just enough of a worker process for a Reaper: it runs nothing and serves nothing."""
 
     broker: Broker
+    recorder: Recorder
     worker_id: str = "bystander"
     running: dict[str, dict[str, object]] = field(default_factory=dict)
     live_events: bool = True
@@ -109,9 +111,9 @@ async def test_a_reaper_does_not_trust_missing_heartbeats_right_after_losing_red
         return time.time() * 1000 - entry.started_ms > orphans.MIN_AGE_MS + 50
 
     await eventually(old_enough, what="the entry to pass the claim grace")
-    wary = Reaper(Bystander(broker))
+    wary = Reaper(Bystander(broker, Recorder(resources, "bystander")))
     wary.redis_lost_at = time.monotonic()  # as after a failed scan
     assert await wary.scan() == []
     assert await broker.redis.hexists(keys.running("default"), handle.job_id)
-    trusting = Reaper(Bystander(broker))
+    trusting = Reaper(Bystander(broker, Recorder(resources, "bystander")))
     assert [r.entry.job_id for r in await trusting.scan()] == [handle.job_id]

@@ -16,6 +16,8 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from redis.exceptions import ResponseError
+
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
@@ -108,6 +110,21 @@ async def lost_workers(broker: Broker, worker_ids: Collection[str]) -> set[str]:
             pipe.exists(keys.worker(worker_id))
         alive = await pipe.execute()
     return {worker_id for worker_id, n in zip(ids, alive, strict=True) if not n}
+
+
+async def lost_consumers(broker: Broker) -> set[str]:
+    """Recorders (consumers of the event stream, named after their worker) holding unacknowledged
+    events whose worker is lost."""
+    try:
+        consumers = await broker.redis.xinfo_consumers(keys.EVENTS, keys.RECORDERS)
+    except ResponseError:  # no stream or group yet
+        return set()
+    holding = {
+        c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
+        for c in consumers
+        if c["pending"] and c["idle"] > MIN_AGE_MS
+    }
+    return await lost_workers(broker, holding)
 
 
 async def release(

@@ -33,6 +33,7 @@ TRIM_INTERVAL_S = 1.0
 RETRY_MIN_S = 0.05
 YIELD_S = 0.05  # how long the recorder steps aside at a time while jobs are bursting
 RETRY_MAX_S = 5.0
+TAKE_OVER_IDLE_MS = 500
 # Errors that one bad event can cause; retrying the same batch would fail forever.
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
@@ -110,6 +111,32 @@ class Recorder:
             if next_start in (b"0-0", "0-0"):
                 return claimed
             start = next_start
+
+    async def take_over(self, consumer: str) -> int:
+        """Record what `consumer` (a lost worker's recorder) read but never acknowledged, now rather
+        than after the claim idle time; returns entries recorded."""
+        redis = self.resources.redis
+        taken = 0
+        while True:
+            pending = await redis.xpending_range(
+                keys.EVENTS, keys.RECORDERS, min="-", max="+", count=self.batch_size,
+                consumername=consumer,
+            )  # fmt: skip
+            ids = [p["message_id"] for p in pending]
+            # A minimum idle time: of two recorders taking over at once, only one gets each entry.
+            entries = await redis.xclaim(
+                keys.EVENTS, keys.RECORDERS, self.consumer, TAKE_OVER_IDLE_MS, ids
+            ) if ids else []  # fmt: skip
+            if not entries:
+                if not ids:
+                    await redis.xgroup_delconsumer(keys.EVENTS, keys.RECORDERS, consumer)
+                return taken
+            try:
+                await self.record(entries)
+            except Exception:
+                self._own_pending_first = True  # they are ours now: read them again first
+                raise
+            taken += len(entries)
 
     async def trim(self) -> None:
         """Drop entries every group has acknowledged: below the oldest pending or undelivered one."""

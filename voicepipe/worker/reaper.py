@@ -11,6 +11,7 @@ from typing import Protocol
 
 from voicepipe.services import orphans
 from voicepipe.services.broker import Broker
+from voicepipe.services.recorder import Recorder
 from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Reaping(Protocol):
     def running(self) -> Mapping[str, Mapping[str, object]]: ...
     @property
     def live_events(self) -> bool: ...
+    @property
+    def recorder(self) -> Recorder: ...
 
 
 async def run_reaper(worker: Reaping, stop: asyncio.Event) -> None:
@@ -83,7 +86,22 @@ class Reaper:
                     if done is not None:
                         released.append(done)
         self.released += len(released)
+        await self._take_over_events()
         return released
+
+    async def _take_over_events(self) -> None:
+        """Record the events a lost worker's recorder read but never acknowledged."""
+        lost = await orphans.lost_consumers(self.worker.broker)
+        if not lost or not await self._trusted():
+            return
+        for consumer in sorted(lost):
+            try:
+                taken = await self.worker.recorder.take_over(consumer)
+            except Exception as exc:  # PostgreSQL down: the entries wait in the stream
+                log.warning("reaper: events of %s not recorded yet: %s", consumer, exc)
+                return
+            if taken:
+                log.info("recorded %d events that lost worker %s had read", taken, consumer)
 
     async def _trusted(self) -> bool:
         """Whether missing heartbeats mean lost workers: Redis was reachable (and up) long enough."""

@@ -1,0 +1,19 @@
+"""`chaos_nap`: an idempotent job that takes a while; what the chaos benchmark runs and kills."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from voicepipe import keys
+from voicepipe.services.tasks import JobContext, task
+
+
+@task(queue="default", max_retries=3)
+async def chaos_nap(ctx: JobContext, seconds: float, run_id: str) -> dict[str, Any]:
+    """Count the start, sleep `seconds`, then set a mark that is the same however often it runs."""
+    redis = ctx.resources.redis
+    await redis.hincrby(keys.chaos_runs(run_id), ctx.job_id, 1)  # type: ignore[misc]
+    await asyncio.sleep(seconds)
+    await redis.hset(keys.chaos_done(run_id), ctx.job_id, str(seconds))  # type: ignore[misc]
+    return {"try": ctx.try_number, "slept_s": seconds}
