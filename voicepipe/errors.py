@@ -5,6 +5,7 @@
     ├── ServerError            an embedded server cannot be started or reached
     ├── DependencyUnavailable  Redis or PostgreSQL is down            (HTTP 503)
     ├── InvalidInput           the caller sent something unusable     (HTTP 400)
+    │   └── Unprocessable      well-formed, but a field's value is wrong (HTTP 422)
     ├── NotAuthenticated       no or bad credentials                  (HTTP 401)
     ├── PermissionDenied       authenticated but not allowed          (HTTP 403)
     ├── NotFound               no such thing, or not yours            (HTTP 404)
@@ -40,6 +41,10 @@ class DependencyUnavailable(VoicepipeError):
 
 class InvalidInput(VoicepipeError):
     """The caller sent something that cannot be used."""
+
+
+class Unprocessable(InvalidInput):
+    """The request is well-formed but a field fails validation; the message names the field."""
 
 
 class NotAuthenticated(VoicepipeError):

@@ -144,6 +144,26 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of the embedded PostgreSQL; 0 picks a free one and keeps it.",
     )
+    rate_limit_window_s: int = Field(
+        default=60, ge=1, le=86_400, description="Length of one API rate-limit window, seconds."
+    )
+    rate_limit_read: int = Field(
+        default=600,
+        ge=0,
+        description="API reads allowed per token (or IP without one) per window; 0 = no limit.",
+    )
+    rate_limit_write: int = Field(
+        default=60,
+        ge=0,
+        description="API writes (enqueue, job control) per token (or IP) per window; 0 = no limit.",
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Largest JSON request body the API accepts (413 above)."
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="If set, GET /metrics needs `Authorization: Bearer <this>`; unset, it is public.",
+    )
 
     @property
     def home_dir(self) -> Path:

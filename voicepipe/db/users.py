@@ -64,3 +64,75 @@ async def count_admins(conn: asyncpg.Connection | asyncpg.Pool) -> int:
         "SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL"
     )
     return count
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """A live token's digest and id, and the user it belongs to."""
+
+    token_id: int
+    token_hash: bytes
+    user: UserRow
+
+
+async def token_owner(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes) -> TokenOwner | None:
+    """The live token with this digest and its enabled user; marks it used at most once a minute
+    (a write on every request would serialize a busy client's requests on the token row)."""
+    row = await conn.fetchrow(
+        """WITH found AS (
+               SELECT t.id, t.token_hash, t.last_used_at, u.id AS user_id, u.email, u.role,
+                      u.created_at
+               FROM api_tokens t JOIN users u ON u.id = t.user_id
+               WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL),
+           touched AS (
+               UPDATE api_tokens SET last_used_at = now() FROM found
+               WHERE api_tokens.id = found.id
+                 AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '1 minute'))
+           SELECT * FROM found""",
+        token_hash,
+    )
+    if row is None:
+        return None
+    user = UserRow(id=row["user_id"], email=row["email"], role=row["role"], created_at=row["created_at"])
+    return TokenOwner(token_id=row["id"], token_hash=bytes(row["token_hash"]), user=user)
+
+
+@dataclass(frozen=True)
+class UserListing:
+    id: int
+    email: str
+    role: str
+    created_at: datetime
+    disabled: bool
+    tokens: list[str]  # "id:prefix…" of each live token
+
+
+async def list_users(conn: asyncpg.Connection | asyncpg.Pool) -> list[UserListing]:
+    rows = await conn.fetch(
+        """SELECT u.id, u.email, u.role, u.created_at, u.disabled_at IS NOT NULL AS disabled,
+                  coalesce(array_agg(t.id::text || ':' || t.prefix ORDER BY t.id)
+                           FILTER (WHERE t.id IS NOT NULL), '{}') AS tokens
+           FROM users u LEFT JOIN api_tokens t ON t.user_id = u.id AND t.revoked_at IS NULL
+           GROUP BY u.id ORDER BY u.id"""
+    )
+    return [UserListing(**dict(row)) for row in rows]
+
+
+async def revoke_token(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    token_id: int | None = None,
+    prefix: str | None = None,
+    token_hash: bytes | None = None,
+) -> list[int]:
+    """Revoke live tokens by id, by shown prefix, or by digest; the ids revoked (none, one, or
+    several if a prefix was ambiguous: the caller checks before committing)."""
+    rows = await conn.fetch(
+        """UPDATE api_tokens SET revoked_at = now()
+           WHERE revoked_at IS NULL AND (id = $1 OR prefix = $2 OR token_hash = $3)
+           RETURNING id""",
+        token_id,
+        prefix,
+        token_hash,
+    )
+    return [row["id"] for row in rows]

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from voicepipe.db import users as users_db
-from voicepipe.errors import Conflict, InvalidInput
+from voicepipe.errors import Conflict, InvalidInput, NotFound
 
 TOKEN_PREFIX = "vp_"
+PREFIX_LENGTH = 10  # how much of a token is stored in clear, to tell tokens apart
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ async def issue_token(
     conn: asyncpg.Connection | asyncpg.Pool, user_id: int, name: str = "default"
 ) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await users_db.insert_token(conn, user_id, name, hash_token(token), token[:10])
+    await users_db.insert_token(conn, user_id, name, hash_token(token), token[:PREFIX_LENGTH])
     return token
 
 
@@ -80,3 +81,35 @@ async def bootstrap_admin(db: asyncpg.Pool, email: str) -> NewUser | None:
     if await users_db.count_admins(db) > 0:
         return None
     return await create_user(db, email, admin=True, with_password=True)
+
+
+async def authenticate_token(db: asyncpg.Pool, token: str) -> users_db.UserRow | None:
+    """Like `authenticate`, comparing the stored digest in constant time once it is found."""
+    digest = hash_token(token)
+    owner = await users_db.token_owner(db, digest)
+    if owner is None or not secrets.compare_digest(owner.token_hash, digest):
+        return None
+    return owner.user
+
+
+async def list_users(db: asyncpg.Pool) -> list[users_db.UserListing]:
+    return await users_db.list_users(db)
+
+
+async def revoke_token(db: asyncpg.Pool, token_or_prefix: str) -> int:
+    """Revoke one token given as its id, its shown prefix (`vp_…`, 10 characters) or in full."""
+    value = token_or_prefix.strip()
+    async with db.acquire() as conn, conn.transaction():
+        if value.isdigit():
+            revoked = await users_db.revoke_token(conn, token_id=int(value))
+        elif value.startswith(TOKEN_PREFIX) and len(value) > PREFIX_LENGTH:
+            revoked = await users_db.revoke_token(conn, token_hash=hash_token(value))
+        elif value.startswith(TOKEN_PREFIX) and len(value) == PREFIX_LENGTH:
+            revoked = await users_db.revoke_token(conn, prefix=value)
+        else:
+            raise InvalidInput(f"give a token id, its {PREFIX_LENGTH}-character prefix or the token")
+        if len(revoked) > 1:
+            raise Conflict(f"prefix {value} matches {len(revoked)} tokens; give the token id")
+    if not revoked:
+        raise NotFound(f"no live token {value}")
+    return revoked[0]

@@ -17,8 +17,9 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from voicepipe import keys
-from voicepipe.db import job_stats
+from voicepipe.db import job_rollups, job_stats
 from voicepipe.db import jobs as jobs_db
+from voicepipe.domain.histogram import quantiles
 from voicepipe.domain.job_info import (
     JobEvent,
     JobFilters,
@@ -68,11 +69,14 @@ async def list_jobs(
     return JobPage(items=items, next_cursor=cursor)
 
 
-async def get_failed_tasks(resources: Resources, page: PageRequest | None = None) -> JobPage:
-    """The dead-letter view: jobs that failed for good, newest failure first, with their errors."""
+async def get_failed_tasks(
+    resources: Resources, page: PageRequest | None = None, owner_id: int | None = None
+) -> JobPage:
+    """The dead-letter view: jobs that failed for good, newest failure first, with their errors
+    (only `owner_id`'s when given)."""
     page = page or PageRequest()
     after = decode_cursor(page.cursor) if page.cursor else None
-    rows = await jobs_db.failed_jobs(resources.db, page.limit + 1, after)
+    rows = await jobs_db.failed_jobs(resources.db, page.limit + 1, after, owner_id)
     items = rows[: page.limit]
     last = items[-1] if len(rows) > page.limit else None
     cursor = encode_cursor(last.completed_at, last.task_id) if last and last.completed_at else None
@@ -109,6 +113,12 @@ async def get_active_jobs(resources: Resources) -> list[ActiveJob]:
             )
         )  # fmt: skip
     return sorted(active, key=lambda job: job.started_at)
+
+
+async def owned_job_ids(resources: Resources, job_ids: list[str], owner_id: int) -> set[str]:
+    """Which of `job_ids` are recorded as `owner_id`'s."""
+    known = await jobs_db.jobs_by_ids(resources.db, job_ids) if job_ids else {}
+    return {job_id for job_id, info in known.items() if info.owner_id == owner_id}
 
 
 async def get_scheduled_jobs(
@@ -195,10 +205,10 @@ async def get_statistics(
     bucket_s = bucket_seconds(span)
     db = resources.db
     finished, live, per_bucket, durations = await asyncio.gather(
-        job_stats.finished_counts(db, since, until),
+        job_rollups.finished_counts(db, since, until),
         job_stats.live_counts(db),
-        job_stats.finished_per_bucket(db, since, until, bucket_s),
-        job_stats.durations(db, since, until),
+        job_rollups.finished_per_bucket(db, since, until, bucket_s),
+        _durations(resources, since, until),
     )
     by_status = {JobStatus(s): n for s, n in (finished.by_status | live).items()}
     total = sum(finished.by_status.values())
@@ -212,6 +222,21 @@ async def get_statistics(
         runtime=_percentiles(durations.runtime_s, durations.count),
         wait_time=_percentiles(durations.wait_s, durations.count),
     )  # fmt: skip
+
+
+EXACT_PERCENTILES_UP_TO = 20_000
+
+
+async def _durations(resources: Resources, since: datetime, until: datetime) -> job_stats.Durations:
+    """Run and wait percentiles: exact (percentile_cont) up to EXACT_PERCENTILES_UP_TO jobs in the
+    window, beyond that from the rollups' 2% log buckets (each within 1% of the exact value)."""
+    histograms = await job_rollups.duration_histograms(resources.db, since, until)
+    count = sum(n for _, n in histograms[0])
+    if count <= EXACT_PERCENTILES_UP_TO:
+        return await job_stats.durations(resources.db, since, until)
+    return job_stats.Durations(
+        quantiles(histograms[0], job_stats.QUANTILES), quantiles(histograms[1], job_stats.QUANTILES), count
+    )
 
 
 def _by_status(counts: dict[str, dict[str, int]]) -> dict[str, dict[JobStatus, int]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from voicepipe.services import health
-from voicepipe.web.context import resources_of
+from voicepipe.web.api import Call
 
 
-async def get_health(request: web.Request) -> web.Response:
-    result = await health.check(resources_of(request))
+async def get_health(call: Call) -> web.Response:
+    result = await health.check(call.resources)
     return web.json_response(result.report, status=200 if result.ok else 503)

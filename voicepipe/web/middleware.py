@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import asyncpg
+import redis.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pydantic import ValidationError
 
 from voicepipe import errors
 
@@ -13,6 +17,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.VoicepipeError], int] = {
     errors.InvalidInput: 400,
+    errors.Unprocessable: 422,
     errors.NotAuthenticated: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
@@ -29,6 +34,20 @@ def error_response(
     return web.json_response(
         {"error": {"status": status, "message": message}}, status=status, headers=headers
     )
+
+
+# What a request sees when Redis or PostgreSQL is down or unreachable: a 503, not a 500.
+DEPENDENCY_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    OSError,
+)
 
 
 def status_for(exc: errors.VoicepipeError) -> int:
@@ -51,6 +70,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimited) else None
         )
         return error_response(status, str(exc), headers)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "input"
+        return error_response(422, f"{field}: {first['msg']}")
+    except DEPENDENCY_ERRORS as exc:
+        log.warning("dependency unavailable on %s %s: %r", request.method, request.path, exc)
+        return error_response(503, "a service voicepipe depends on is unavailable; try again soon")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -1,11 +1,62 @@
-"""The URL table: every route of the web process, in one place."""
+"""The URL table: every route of the web process, in one place, with its models, auth and limits.
+
+The OpenAPI document, the security test and the router are all built from ROUTES, so they cannot
+drift apart. A job-control route is one more line here.
+"""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from aiohttp import web
 
-from voicepipe.web import health
+from voicepipe.domain.job_views import ScheduledJobs, Statistics
+from voicepipe.web import jobs_api, openapi, scrape
+from voicepipe.web.api import Auth, Call, Route, endpoint
+from voicepipe.web.health import get_health
+from voicepipe.web.models import (
+    ActiveJobs,
+    Enqueued,
+    EnqueueRequest,
+    Health,
+    JobDetail,
+    JobListQuery,
+    JobPageOut,
+    PageQuery,
+    Queues,
+    StatisticsQuery,
+    Workers,
+)
+
+PUBLIC, USER, ADMIN = Auth.PUBLIC, Auth.USER, Auth.ADMIN
+
+
+async def api_document(call: Call) -> dict[str, Any]:
+    return _document()
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return openapi.build(ROUTES)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", get_health, PUBLIC, Health, "Are Redis and PostgreSQL up (503 if not)", group=None),
+    Route("GET", "/metrics", scrape.metrics, PUBLIC, None, "Prometheus metrics (text format)", group=None),
+    Route("GET", "/api/openapi.json", api_document, PUBLIC, None, "This API's OpenAPI 3.1 document"),
+    Route("GET", "/api/jobs", jobs_api.list_jobs, USER, JobPageOut, "Jobs, newest first, filtered and paged", query=JobListQuery),
+    Route("GET", "/api/jobs/info/{task_id}", jobs_api.job_info, USER, JobDetail, "One job and its timeline"),
+    Route("GET", "/api/jobs/failed", jobs_api.failed_jobs, USER, JobPageOut, "Jobs that failed for good", query=PageQuery),
+    Route("GET", "/api/jobs/active", jobs_api.active_jobs, USER, ActiveJobs, "Jobs running now"),
+    Route("GET", "/api/jobs/scheduled", jobs_api.scheduled_jobs, USER, ScheduledJobs, "Jobs waiting for a time, and cron"),
+    Route("GET", "/api/jobs/statistics", jobs_api.statistics, USER, Statistics, "Counts, throughput and timings over a window", query=StatisticsQuery),
+    Route("GET", "/api/jobs/workers", jobs_api.workers, ADMIN, Workers, "Live workers and their heartbeats"),
+    Route("GET", "/api/jobs/queues", jobs_api.queues, ADMIN, Queues, "Jobs ready, deferred and running per queue"),
+    Route("POST", "/api/jobs", jobs_api.enqueue, ADMIN, Enqueued, "Enqueue a registered task by name", group="write", body=EnqueueRequest, status=202),
+)  # fmt: skip
 
 
 def setup_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health.get_health, name="health")
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, endpoint(route), name=route.name)

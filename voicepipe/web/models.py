@@ -1,0 +1,130 @@
+"""Request and response models of the JSON API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from voicepipe.domain.job_info import JobEvent, JobInfo
+from voicepipe.domain.job_views import ActiveJob, QueueLength
+from voicepipe.domain.jobs import JobStatus
+
+# PostgreSQL text cannot hold NUL; the pattern keeps such input a 422 and tells schema readers so.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError("must be between 1970 and 9000")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+
+
+class Error(BaseModel):
+    """Every error: a status and a message a person understands."""
+
+    error: ErrorBody
+
+
+class PageQuery(Query):
+    limit: int = Field(default=50, ge=1, le=500, description="items per page")
+    cursor: Annotated[Text, Field(max_length=400)] | None = Field(
+        default=None, description="`next_cursor` of the previous page"
+    )
+
+
+class JobListQuery(PageQuery):
+    status: list[JobStatus] = Field(default_factory=list, description="any of these statuses")
+    queue: Annotated[Text, Field(max_length=100)] | None = None
+    task: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description="task name"
+    )
+    created_after: Timestamp | None = Field(default=None, description="inclusive")
+    created_before: Timestamp | None = Field(default=None, description="exclusive")
+    q: Annotated[Text, Field(min_length=3, max_length=200)] | None = Field(
+        default=None, description="substring of the job id, task name or error"
+    )
+
+
+class JobPageOut(BaseModel):
+    items: list[JobInfo]
+    next_cursor: str | None = Field(default=None, description="null on the last page")
+
+
+class JobDetail(JobInfo):
+    """A job's recorded state and its lifecycle timeline."""
+
+    timeline: list[JobEvent]
+
+
+class ActiveJobs(BaseModel):
+    jobs: list[ActiveJob]
+
+
+class StatisticsQuery(Query):
+    window: Literal["1h", "24h", "7d"] = "24h"
+
+
+class WorkerInfo(BaseModel):
+    """A live worker's last heartbeat."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    host: str | None = None
+    pid: int | None = None
+    queues: list[str] = Field(default_factory=list)
+    concurrency: int | None = None
+    running: list[str] = Field(default_factory=list)
+    memory_rss_bytes: int | None = None
+    version: str | None = None
+    started_at: float | None = None
+    seen_ms: int | None = None
+
+
+class Workers(BaseModel):
+    workers: list[WorkerInfo]
+
+
+class Queues(BaseModel):
+    queues: list[QueueLength]
+
+
+class EnqueueRequest(BaseModel):
+    """Enqueue a registered task; `kwargs` are checked against the task's parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: Annotated[Text, Field(max_length=100)] | None = None
+    priority: Literal["LOW", "NORMAL", "HIGH", "CRITICAL"] = "NORMAL"
+    countdown_s: float | None = Field(default=None, ge=0, le=30 * 86_400)
+
+
+class Enqueued(BaseModel):
+    task_id: str
+    task_name: str
+    queue: str
+    status: Literal[JobStatus.PENDING, JobStatus.SCHEDULED]
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "unavailable"]
