@@ -142,3 +142,14 @@ async def long(ctx: JobContext, seconds: float = 30.0) -> str:
     finally:
         await _mark(ctx, "cleanup")
     return "done"
+
+
+NAPPED: list[str] = []  # ids of t_nap jobs whose body has finished, in this process
+
+
+@_declare("t_nap")
+async def nap(ctx: JobContext, seconds: float) -> int:
+    """Sleeps and touches nothing: it runs the same whether Redis or PostgreSQL is reachable."""
+    await asyncio.sleep(seconds)
+    NAPPED.append(ctx.job_id)
+    return ctx.try_number

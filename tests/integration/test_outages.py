@@ -1,0 +1,117 @@
+"""Servers going away mid-run: Valkey killed and restarted from its append-only file, PostgreSQL
+stopped and started; every job finishes and is recorded with its true status."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.support import jobs
+from tests.support.engine import RunningWorker
+from tests.support.waiting import eventually
+from voicepipe import keys
+from voicepipe.db.jobs import count_with_status
+from voicepipe.db.migrate import migrate
+from voicepipe.embedded import procs
+from voicepipe.embedded.postgres import EmbeddedPostgres
+from voicepipe.embedded.valkey import EmbeddedValkey
+from voicepipe.resources import Resources, open_resources
+from voicepipe.services.tasks import JobHandle, use_resources
+from voicepipe.settings import Settings
+
+
+@pytest.fixture
+async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedValkey]:
+    """A Valkey of this test's own: the suite's is shared (and flushed by every test)."""
+    server = EmbeddedValkey(tmp_path / "valkey")
+    await asyncio.to_thread(server.start)
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
+@pytest.fixture
+async def postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own, migrated: stopping the suite's would break other tests."""
+    server = EmbeddedPostgres(tmp_path / "postgres")
+    await asyncio.to_thread(server.start)
+    conn = await asyncpg.connect(server.url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    yield server
+    await asyncio.to_thread(server.stop)
+
+
+async def _naps(n: int, seconds: float = 0.3) -> list[JobHandle]:
+    return [await jobs.nap.enqueue(seconds=seconds) for _ in range(n)]
+
+
+async def _all_recorded(resources: Resources, handles: list[JobHandle]) -> bool:
+    ids = [h.job_id for h in handles]
+    return await count_with_status(resources.db, ids, "success") == len(ids)
+
+
+async def test_jobs_carry_on_through_a_valkey_crash_and_restart(
+    settings: Settings, valkey: EmbeddedValkey
+) -> None:
+    own = settings.model_copy(update={"redis_url": valkey.url})
+    async with open_resources(own) as resources:
+        use_resources(resources)
+        worker = RunningWorker(resources, ["default"], concurrency=4)
+        try:
+            before = await _naps(12)
+            await eventually(
+                lambda: resources.redis.hlen(keys.running("default")), what="jobs to be running"
+            )
+            pid = procs.read_int(valkey.pidfile)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)  # a crash: only what reached the append-only file counts
+            napped = len(jobs.NAPPED)
+            await eventually(lambda: asyncio.sleep(0, len(jobs.NAPPED) >= napped + 2),
+                             what="jobs to finish while Valkey is down")  # fmt: skip
+            await asyncio.to_thread(valkey.start)
+            after = await _naps(12)
+            for handle in before + after:
+                assert await handle.result(timeout_s=30) == 1  # nothing ran twice
+            await eventually(lambda: _all_recorded(resources, before + after), timeout_s=20,
+                             what="every job to be recorded")  # fmt: skip
+            assert not worker.task.done()  # the worker rode it out
+            assert worker.process.executor.counters["processed"] == len(before + after)
+        finally:
+            await worker.close()
+
+
+async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
+    settings: Settings, postgres: EmbeddedPostgres
+) -> None:
+    own = settings.model_copy(update={"database_url": postgres.url})
+    async with open_resources(own) as resources:
+        use_resources(resources)
+        worker = RunningWorker(resources, ["default"], concurrency=4)
+        try:
+            before = await _naps(4, seconds=0.05)
+            await eventually(
+                lambda: _all_recorded(resources, before), what="the first jobs recorded"
+            )
+            await asyncio.to_thread(postgres.stop)
+            during = await _naps(12)
+            for handle in during:
+                assert await handle.result(timeout_s=30) == 1  # jobs need no PostgreSQL
+            assert await resources.redis.xlen(keys.EVENTS) >= 3 * len(
+                during
+            )  # waiting in the stream
+            with pytest.raises((OSError, asyncpg.PostgresError)):
+                await resources.db.fetchval("SELECT 1")
+            await asyncio.to_thread(postgres.start)
+            await eventually(lambda: _all_recorded(resources, before + during), timeout_s=30,
+                             what="every job to be recorded after PostgreSQL is back")  # fmt: skip
+            assert not worker.task.done()
+        finally:
+            await worker.close()
