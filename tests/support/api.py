@@ -48,8 +48,9 @@ async def start_api(settings: Settings, resources: Resources) -> Api:
     return Api(client, admin.token, user.token, user.id, other.token, other.id)
 
 
-@pytest.fixture
-async def api(settings: Settings, resources: Resources) -> AsyncIterator[Api]:
+@pytest.fixture(name="api")
+async def api_fixture(settings: Settings, resources: Resources) -> AsyncIterator[Api]:
+    """Import `api_fixture` into a test module to get the `api` fixture."""
     started = await start_api(settings, resources)
     yield started
     await started.client.close()

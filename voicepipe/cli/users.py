@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from voicepipe.cli.common import command_settings, ready_resources, run
-from voicepipe.services.accounts import create_user
+from voicepipe.services.accounts import create_user, list_users, revoke_token
 
 
 @click.group()
@@ -27,5 +27,36 @@ def create(email: str, admin: bool) -> None:
                 new = await create_user(resources.db, email, admin=admin)
             click.echo(f"created {new.role} {new.email} (id {new.id}); API token (shown once):")
             click.echo(new.token)
+
+        run(main)
+
+
+@user.command("list")
+def list_command() -> None:
+    """List users with their role and live tokens (id:prefix; tokens are stored only as digests)."""
+    with command_settings("cli") as settings:
+
+        async def main(stop: asyncio.Event) -> None:
+            async with ready_resources(settings, db_pool_size=1) as resources:
+                users = await list_users(resources.db)
+            click.echo(f"{'id':>5}  {'role':<5}  {'email':<32}  tokens")
+            for u in users:
+                state = "  (disabled)" if u.disabled else ""
+                tokens = ", ".join(u.tokens) or "-"
+                click.echo(f"{u.id:>5}  {u.role:<5}  {u.email:<32}  {tokens}{state}")
+
+        run(main)
+
+
+@user.command("revoke-token")
+@click.argument("token")
+def revoke(token: str) -> None:
+    """Revoke one API token, given as its id, its 10-character prefix (vp_…) or in full."""
+    with command_settings("cli") as settings:
+
+        async def main(stop: asyncio.Event) -> None:
+            async with ready_resources(settings, db_pool_size=1) as resources:
+                token_id = await revoke_token(resources.db, token)
+            click.echo(f"revoked token {token_id}")
 
         run(main)

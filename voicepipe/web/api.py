@@ -99,9 +99,14 @@ async def _body(route: Route, request: web.Request, max_bytes: int) -> Any:
     assert route.body is not None
     if request.content_length is not None and request.content_length > max_bytes:
         raise errors.TooLarge(f"the request body is larger than {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise errors.TooLarge(f"the request body is larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65_536):
+        size += len(chunk)
+        if size > max_bytes:  # a chunked body gives no length up front
+            raise errors.TooLarge(f"the request body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         data = json.loads(raw or b"{}")
     except ValueError as exc:

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from voicepipe.domain.job_info import JobEvent, JobInfo
 from voicepipe.domain.job_views import ActiveJob, QueueLength
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.settings import QUEUES
 
 # PostgreSQL text cannot hold NUL; the pattern keeps such input a 422 and tells schema readers so.
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
@@ -20,6 +21,12 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 def _in_range(value: datetime) -> datetime:
     if not EARLIEST <= value <= LATEST:
         raise ValueError("must be between 1970 and 9000")
+    return value
+
+
+def _known_queue(value: str) -> str:
+    if value not in QUEUES:
+        raise ValueError(f"not one of the queues {', '.join(QUEUES)}")
     return value
 
 
@@ -128,3 +135,33 @@ class Health(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: Literal["ok", "unavailable"]
+
+
+class ActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["cancel", "retry", "terminate"]
+    countdown: float | None = Field(
+        default=None, ge=0, le=30 * 86_400, description="seconds before a retry runs"
+    )
+
+
+class PurgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: Annotated[str, AfterValidator(_known_queue)] = Field(
+        json_schema_extra={"enum": list(QUEUES)}
+    )
+
+
+class Purged(BaseModel):
+    queue: str
+    purged: int = Field(description="jobs removed, each recorded as cancelled")
+
+
+class Restarted(BaseModel):
+    workers: list[str] = Field(description="ids of the workers that acknowledged the restart")
+
+
+class EventsState(BaseModel):
+    enabled: bool = Field(description="whether live and progress events are sent")

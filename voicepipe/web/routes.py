@@ -12,19 +12,25 @@ from typing import Any
 from aiohttp import web
 
 from voicepipe.domain.job_views import ScheduledJobs, Statistics
-from voicepipe.web import jobs_api, openapi, scrape
+from voicepipe.services.control import ActionResult
+from voicepipe.web import control_api, jobs_api, openapi, scrape
 from voicepipe.web.api import Auth, Call, Route, endpoint
 from voicepipe.web.health import get_health
 from voicepipe.web.models import (
+    ActionRequest,
     ActiveJobs,
     Enqueued,
     EnqueueRequest,
+    EventsState,
     Health,
     JobDetail,
     JobListQuery,
     JobPageOut,
     PageQuery,
+    Purged,
+    PurgeRequest,
     Queues,
+    Restarted,
     StatisticsQuery,
     Workers,
 )
@@ -54,6 +60,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jobs/workers", jobs_api.workers, ADMIN, Workers, "Live workers and their heartbeats"),
     Route("GET", "/api/jobs/queues", jobs_api.queues, ADMIN, Queues, "Jobs ready, deferred and running per queue"),
     Route("POST", "/api/jobs", jobs_api.enqueue, ADMIN, Enqueued, "Enqueue a registered task by name", group="write", body=EnqueueRequest, status=202),
+    Route("POST", "/api/jobs/action/{task_id}", control_api.job_action, ADMIN, ActionResult, "Cancel, terminate or retry a job", group="write", body=ActionRequest, errors=(409,)),
+    Route("POST", "/api/jobs/queue/purge", control_api.purge_queue, ADMIN, Purged, "Remove every job waiting in a queue", group="write", body=PurgeRequest),
+    Route("POST", "/api/jobs/system/restart-workers", control_api.restart_workers, ADMIN, Restarted, "Restart every worker gracefully", group="write"),
+    Route("POST", "/api/jobs/system/enable-events", control_api.enable_events, ADMIN, EventsState, "Turn live and progress events on", group="write"),
+    Route("POST", "/api/jobs/system/disable-events", control_api.disable_events, ADMIN, EventsState, "Turn live and progress events off (history stays)", group="write"),
 )  # fmt: skip
 
 

@@ -1,0 +1,157 @@
+"""Every route in the route table is walked: 401 without a token, 403 for a user on admin routes.
+
+A new route is checked the moment it is added to ROUTES; an admin route that forgets its auth
+level fails here. Also: 413, 429 with Retry-After, 503 with Redis or PostgreSQL down.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.support.api import Api, api_fixture  # noqa: F401
+from voicepipe.embedded.procs import free_port
+from voicepipe.resources import Resources
+from voicepipe.services.accounts import create_user
+from voicepipe.settings import Settings
+from voicepipe.web.api import Auth
+from voicepipe.web.app import init_app
+from voicepipe.web.routes import ROUTES
+
+# A body that passes validation for each route that takes one, so only auth can refuse it.
+VALID_BODIES: dict[str, Any] = {
+    "/api/jobs": {"task": "ping"},
+    "/api/jobs/action/{task_id}": {"action": "cancel"},
+    "/api/jobs/queue/purge": {"queue": "maintenance"},
+}
+
+
+# The only routes open to anyone, and to any user; every other route must be admin-only, so a
+# new route is admin-only unless someone deliberately lists it here.
+PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/openapi.json")}
+USER_ROUTES = {
+    ("GET", "/api/jobs"), ("GET", "/api/jobs/info/{task_id}"), ("GET", "/api/jobs/failed"),
+    ("GET", "/api/jobs/active"), ("GET", "/api/jobs/scheduled"), ("GET", "/api/jobs/statistics"),
+}  # fmt: skip
+
+
+def _url(path: str) -> str:
+    return re.sub(r"{\w+}", "some-id", path)
+
+
+async def _call(api: Api, method: str, path: str, token: str | None) -> tuple[int, Any]:
+    body = VALID_BODIES.get(path, {})
+    response = await api.client.request(method, _url(path), headers=api.auth(token), json=body)
+    return (
+        response.status,
+        await response.json() if response.content_type == "application/json" else None,
+    )
+
+
+async def test_every_protected_route_refuses_callers_without_a_valid_token(api: Api) -> None:
+    protected = [r for r in ROUTES if r.auth is not Auth.PUBLIC]
+    assert len(protected) >= 14  # the walk covers the whole table, job control included
+    for route in protected:
+        for token in (None, "vp_not-a-real-token", "Basic abc"):
+            status, body = await _call(api, route.method, route.path, token)
+            assert status == 401, (route.method, route.path, token, status)
+            assert body["error"]["status"] == 401
+
+
+def test_only_listed_routes_are_open_to_users_or_the_public() -> None:
+    for route in ROUTES:
+        key = (route.method, route.path)
+        expected = (
+            Auth.PUBLIC if key in PUBLIC_ROUTES else Auth.USER if key in USER_ROUTES else Auth.ADMIN
+        )
+        assert route.auth is expected, key
+
+
+async def test_every_admin_route_refuses_a_user(api: Api) -> None:
+    admin_routes = [r for r in ROUTES if r.auth is Auth.ADMIN]
+    assert {r.path for r in admin_routes} >= {
+        "/api/jobs/workers",
+        "/api/jobs/queues",
+        "/api/jobs/queue/purge",
+    }
+    for route in admin_routes:
+        status, body = await _call(api, route.method, route.path, api.user)
+        assert status == 403, (route.method, route.path, status, body)
+        status, _ = await _call(api, route.method, route.path, api.admin)
+        assert status not in (401, 403), (route.method, route.path, status)
+
+
+async def test_user_routes_take_any_user_and_public_routes_anyone(api: Api) -> None:
+    for route in ROUTES:
+        token = None if route.auth is Auth.PUBLIC else api.user
+        if route.auth is Auth.ADMIN:
+            continue
+        status, _ = await _call(api, route.method, route.path, token)
+        assert status in (200, 404), (route.method, route.path, status)  # 404: the made-up job id
+
+
+async def test_a_revoked_token_stops_working(api: Api, resources: Resources) -> None:
+    assert (await api.get("/api/jobs", api.user))[0] == 200
+    await resources.db.execute("UPDATE api_tokens SET revoked_at = now()")
+    status, body = await api.get("/api/jobs", api.user)
+    assert status == 401 and "revoked" in body["error"]["message"]
+
+
+async def test_a_body_over_the_limit_is_413(settings: Settings, resources: Resources) -> None:
+    small = settings.model_copy(update={"api_max_body_bytes": 100})
+    admin = await create_user(resources.db, "a@example.org", admin=True)
+    async with TestClient(TestServer(init_app(small))) as client:
+        big = {"task": "ping", "kwargs": {"payload": "x" * 200}}
+        response = await client.post("/api/jobs", json=big, headers=Api.auth(admin.token))
+        assert response.status == 413 and (await response.json())["error"]["status"] == 413
+
+        async def chunked() -> AsyncIterator[bytes]:
+            for _ in range(10):
+                yield b"x" * 50
+
+        response = await client.post("/api/jobs", data=chunked(), headers=Api.auth(admin.token))
+        assert response.status == 413  # no Content-Length: counted while read
+
+
+async def test_rate_limit_is_429_with_retry_after_per_token(
+    settings: Settings, resources: Resources
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_read": 3, "rate_limit_window_s": 30})
+    one = await create_user(resources.db, "one@example.org")
+    two = await create_user(resources.db, "two@example.org")
+    async with TestClient(TestServer(init_app(limited))) as client:
+        statuses = [
+            (await client.get("/api/jobs", headers=Api.auth(one.token))).status for _ in range(3)
+        ]
+        assert statuses == [200, 200, 200]
+        response = await client.get("/api/jobs/active", headers=Api.auth(one.token))
+        assert response.status == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+        assert (await response.json())["error"]["status"] == 429
+        assert (await client.get("/api/jobs", headers=Api.auth(two.token))).status == 200
+        anonymous = [(await client.get("/api/jobs")).status for _ in range(4)]
+        assert anonymous == [401, 401, 401, 429]  # counted per IP without a token
+        assert (await client.get("/health")).status == 200  # not rate limited
+
+
+async def test_redis_down_is_503_not_500(settings: Settings, resources: Resources) -> None:
+    user = await create_user(resources.db, "u@example.org")
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    async with TestClient(TestServer(init_app(dead))) as client:
+        for path in ("/api/jobs", "/api/jobs/active", "/metrics"):
+            response = await client.get(path, headers=Api.auth(user.token))
+            assert response.status == 503, path
+            assert "unavailable" in (await response.json())["error"]["message"]
+
+
+async def test_postgres_down_is_503_not_500(settings: Settings) -> None:
+    dead = settings.model_copy(
+        update={"database_url": f"postgresql://x:y@127.0.0.1:{free_port()}/nope"}
+    )
+    async with TestClient(TestServer(init_app(dead))) as client:
+        response = await client.get("/api/jobs", headers=Api.auth("vp_whatever"))
+        assert response.status == 503
+        assert (await response.json())["error"]["status"] == 503
