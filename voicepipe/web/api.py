@@ -108,12 +108,12 @@ async def _body(route: Route, request: web.Request, max_bytes: int) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
-        data = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise errors.InvalidInput(f"the request body is not JSON: {exc}") from None
-    try:
-        return route.body.model_validate(data)
+        return route.body.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise errors.InvalidInput(
+                f"the request body is not JSON: {exc.errors()[0]['msg']}"
+            ) from None
         raise _named(exc, "body") from None
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from voicepipe.domain.job_info import JobEvent, JobInfo
 from voicepipe.domain.job_views import ActiveJob, QueueLength
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.services.tasks import REGISTRY
 from voicepipe.settings import QUEUES
 
 # PostgreSQL text cannot hold NUL; the pattern keeps such input a 422 and tells schema readers so.
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
@@ -30,7 +33,20 @@ def _known_queue(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range)]
+def _iso_text(value: object) -> object:
+    """Only ISO 8601 text: pydantic would otherwise take a bare number as epoch seconds."""
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError(
+            "must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T12:00:00Z"
+        )
+    return value
+
+
+def _task_names(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(REGISTRY)
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
 class Query(BaseModel):
@@ -117,7 +133,9 @@ class EnqueueRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+    task: str = Field(
+        max_length=200, description="a registered task", json_schema_extra=_task_names
+    )
     kwargs: dict[str, Any] = Field(default_factory=dict)
     queue: Annotated[Text, Field(max_length=100)] | None = None
     priority: Literal["LOW", "NORMAL", "HIGH", "CRITICAL"] = "NORMAL"
