@@ -73,8 +73,9 @@ async def open_resources(settings: Settings, db_pool_size: int = 10) -> AsyncIte
         await redis.aclose()
 
 
-async def wait_ready(resources: Resources, timeout_s: float = 30.0) -> None:
-    """Wait until Redis and PostgreSQL answer, or raise DependencyUnavailable naming the one that doesn't."""
+async def wait_ready(resources: Resources, timeout_s: float = 30.0, postgres: bool = True) -> None:
+    """Wait until Redis and PostgreSQL (unless not `postgres`) answer, or raise
+    DependencyUnavailable naming the one that doesn't."""
     deadline = time.monotonic() + timeout_s
 
     async def redis_up() -> None:
@@ -83,7 +84,10 @@ async def wait_ready(resources: Resources, timeout_s: float = 30.0) -> None:
     async def postgres_up() -> None:
         await resources.db.fetchval("SELECT 1")
 
-    for name, probe in (("Redis", redis_up), ("PostgreSQL", postgres_up)):
+    probes = (
+        [("Redis", redis_up), ("PostgreSQL", postgres_up)] if postgres else [("Redis", redis_up)]
+    )
+    for name, probe in probes:
         while True:
             try:
                 await asyncio.wait_for(probe(), 5)

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support import jobs
 from tests.support.engine import RunningWorker
+from tests.support.processes import start_voicepipe, voicepipe_env
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.db.jobs import count_with_status
@@ -24,6 +25,7 @@ from voicepipe.embedded.valkey import EmbeddedValkey
 from voicepipe.resources import Resources, open_resources
 from voicepipe.services.tasks import JobHandle, use_resources
 from voicepipe.settings import Settings
+from voicepipe.tasks.ping import ping
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ async def test_jobs_carry_on_through_a_valkey_crash_and_restart(
 
 
 async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
-    settings: Settings, postgres: EmbeddedPostgres
+    settings: Settings, postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:
     own = settings.model_copy(update={"database_url": postgres.url})
     async with open_resources(own) as resources:
@@ -104,11 +106,23 @@ async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
             during = await _naps(12)
             for handle in during:
                 assert await handle.result(timeout_s=30) == 1  # jobs need no PostgreSQL
-            assert await resources.redis.xlen(keys.EVENTS) >= 3 * len(
-                during
-            )  # waiting in the stream
+            waiting = await resources.redis.xlen(keys.EVENTS)
+            assert waiting >= 3 * len(during)  # queued, started, success: all in the stream
             with pytest.raises((OSError, asyncpg.PostgresError)):
                 await resources.db.fetchval("SELECT 1")
+            # A worker (re)started during the outage starts anyway and runs jobs.
+            late = start_voicepipe(
+                "worker", "--no-supervise", "--queues", "audio_processing",
+                env=voicepipe_env(tmp_path / "home", REDIS_URL=str(own.redis_url),
+                                  DATABASE_URL=str(own.database_url)),
+                log=tmp_path / "late-worker.log",
+            )  # fmt: skip
+            try:
+                pinged = await ping.enqueue(queue="audio_processing")
+                assert (await pinged.result(timeout_s=30))["pid"] == late.pid
+            finally:
+                late.terminate()
+                await asyncio.to_thread(late.wait, 30)
             await asyncio.to_thread(postgres.start)
             await eventually(lambda: _all_recorded(resources, before + during), timeout_s=30,
                              what="every job to be recorded after PostgreSQL is back")  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from voicepipe.resources import Resources, open_resources, wait_ready
 from voicepipe.services.tasks import use_resources
 from voicepipe.settings import Settings, load_settings
 
+log = logging.getLogger(__name__)
+
 
 @contextlib.contextmanager
 def command_settings(role: str, **overrides: object) -> Iterator[Settings]:
@@ -28,12 +31,23 @@ def command_settings(role: str, **overrides: object) -> Iterator[Settings]:
 
 
 @asynccontextmanager
-async def ready_resources(settings: Settings, db_pool_size: int = 10) -> AsyncIterator[Resources]:
-    """Open pools, wait for both servers, apply pending migrations, bind for Task.enqueue."""
+async def ready_resources(
+    settings: Settings, db_pool_size: int = 10, postgres_optional: bool = False
+) -> AsyncIterator[Resources]:
+    """Open pools, wait for both servers, apply pending migrations, bind for Task.enqueue.
+
+    With `postgres_optional` (a worker: jobs need only Redis) a PostgreSQL that is down is logged
+    and skipped; its history is recorded once it is back.
+    """
     async with open_resources(settings, db_pool_size) as resources:
-        await wait_ready(resources, settings.startup_timeout_s)
-        async with resources.db.acquire() as conn:
-            await migrate(conn)
+        await wait_ready(resources, settings.startup_timeout_s, postgres=not postgres_optional)
+        try:
+            async with resources.db.acquire() as conn:
+                await migrate(conn)
+        except Exception as exc:
+            if not postgres_optional:
+                raise
+            log.warning("PostgreSQL is not reachable (%s); starting anyway, history waits", exc)
         use_resources(resources)
         yield resources
 

@@ -111,7 +111,7 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     from voicepipe.worker.runner import WorkerProcess
 
     queues = _queues(settings.worker_queues)
-    async with ready_resources(settings) as resources:
+    async with ready_resources(settings, postgres_optional=True) as resources:
         process = WorkerProcess(resources, queues, settings.worker_concurrency)
         await process.run(stop)
     if process.restart_requested:
