@@ -6,15 +6,19 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+import pytest
+
 from tests.support import jobs
 from tests.support.engine import RunningWorker, job_events
 from tests.support.waiting import eventually
 from voicepipe import keys
+from voicepipe.db.jobs import jobs_by_ids
+from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources
 from voicepipe.services import orphans
-from voicepipe.services.broker import Broker
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.tasks import broker_for
+from voicepipe.services.broker import Broker, dumps, loads
+from voicepipe.services.recorder import Recorder, record_pending
+from voicepipe.services.tasks import JobFailed, broker_for
 from voicepipe.services.workers import write_heartbeat
 from voicepipe.worker.reaper import TRUST_AFTER_S, Reaper
 
@@ -117,3 +121,27 @@ async def test_a_reaper_does_not_trust_missing_heartbeats_right_after_losing_red
     assert await broker.redis.hexists(keys.running("default"), handle.job_id)
     trusting = Reaper(Bystander(broker, Recorder(resources, "bystander")))
     assert [r.entry.job_id for r in await trusting.scan()] == [handle.job_id]
+
+
+async def test_a_job_lost_with_its_worker_again_and_again_fails_instead(
+    resources: Resources,
+) -> None:
+    broker = broker_for(resources)
+    handle = await jobs.echo.enqueue(value="poison")
+    job = loads(await resources.redis.get(keys.job(handle.job_id)))
+    # As if it had been released MAX_LOSSES times in a row already.
+    await resources.redis.set(keys.job(handle.job_id), dumps({**job, "o": orphans.MAX_LOSSES}))
+    await broker.claim("default", GHOST, 1, live=True)
+    released = await eventually(
+        lambda: orphans.release_orphans(broker, "reaper"), what="the job to be given up"
+    )
+    assert [(r.entry.job_id, r.try_number) for r in released] == [(handle.job_id, 0)]
+    with pytest.raises(JobFailed, match="lost 4 times in a row"):
+        await handle.result(timeout_s=1)
+    assert await resources.redis.exists(keys.job(handle.job_id)) == 0
+    assert await resources.redis.hlen(keys.running("default")) == 0
+    assert await resources.redis.zcard(keys.queue("default")) == 0
+    await record_pending(resources)
+    (info,) = (await jobs_by_ids(resources.db, [handle.job_id])).values()
+    assert info.status == JobStatus.FAILURE and info.error is not None
+    assert info.error.startswith("WorkerLost:")

@@ -15,13 +15,15 @@ import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
+from arq.jobs import serialize_result
 from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
-from voicepipe.services.broker import EXPIRES_EXTRA_MS, WAKE_TOKENS_MAX, Broker, definition, loads
+from voicepipe.services.broker import EXPIRES_EXTRA_MS, WAKE_TOKENS_MAX, Broker, dumps, loads
 from voicepipe.settings import QUEUES
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,15 @@ log = logging.getLogger(__name__)
 MIN_AGE_MS = 1000
 WORKER_LOST = "WorkerLost"
 
-# KEYS: running, job, queue, wake, events, live, owner's heartbeat
-# ARGV: job id, owner, old definition, new definition, rank, event, live, now ms, min age ms,
-#       definition expiry ms, "1" when the owner releases its own entry (its heartbeat is live)
-_RELEASE = """
+# A lost worker's recorder, with nothing left unacknowledged, is removed from the group this late.
+FORGET_CONSUMER_MS = 60_000
+# A job whose worker is lost this many times in a row fails instead: it may be what kills them.
+MAX_LOSSES = 3
+
+# KEYS: running, job, queue, wake, events, live, owner's heartbeat, result
+# ARGV: job id, owner, old definition, new definition (or result), rank, event, live, now ms,
+#       min age ms, definition (or result) expiry ms, "1" when the owner releases its own entry
+_STILL_ORPHANED = """
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 local running = cjson.decode(entry)
@@ -46,15 +53,28 @@ if not current then
   return -1
 end
 if current ~= ARGV[3] then return 0 end
-redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[10])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('LPUSH', KEYS[4], '1')
-redis.call('LTRIM', KEYS[4], 0, WAKE_MAX)
 redis.call('XADD', KEYS[5], '*', 'e', ARGV[6])
 if ARGV[7] == '1' then redis.call('PUBLISH', KEYS[6], ARGV[6]) end
+"""
+_RELEASE = (
+    _STILL_ORPHANED
+    + """
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[10])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('LPUSH', KEYS[4], '1')
+redis.call('LTRIM', KEYS[4], 0, WAKE_MAX)
 return 1
 """.replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
+)
+_GIVE_UP = (
+    _STILL_ORPHANED
+    + """
+redis.call('SET', KEYS[8], ARGV[4], 'PX', ARGV[10])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,7 @@ class Released:
     """A job put back in its queue because its worker was lost."""
 
     entry: RunningEntry
-    try_number: int  # the try it will run as
+    try_number: int  # the try it will run as; 0 when it failed instead (lost too often)
 
 
 async def running_entries(broker: Broker, queues: Collection[str] = QUEUES) -> list[RunningEntry]:
@@ -113,8 +133,8 @@ async def lost_workers(broker: Broker, worker_ids: Collection[str]) -> set[str]:
 
 
 async def lost_consumers(broker: Broker) -> set[str]:
-    """Recorders (consumers of the event stream, named after their worker) holding unacknowledged
-    events whose worker is lost."""
+    """Recorders (consumers of the event stream, named after their worker) of lost workers that
+    hold unacknowledged events, or have been idle long enough to be forgotten."""
     try:
         consumers = await broker.redis.xinfo_consumers(keys.EVENTS, keys.RECORDERS)
     except ResponseError:  # no stream or group yet
@@ -122,7 +142,7 @@ async def lost_consumers(broker: Broker) -> set[str]:
     holding = {
         c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
         for c in consumers
-        if c["pending"] and c["idle"] > MIN_AGE_MS
+        if (c["pending"] and c["idle"] > MIN_AGE_MS) or c["idle"] > FORGET_CONSUMER_MS
     }
     return await lost_workers(broker, holding)
 
@@ -145,26 +165,56 @@ async def release(
         await _drop_if_finished(broker, entry, own)
         return None
     job = loads(raw)
-    new_try = int(job["t"]) + 1
+    losses = int(job.get("o", 0)) + 1
     priority = int(job.get("p", 1))
-    rank = ready_rank_ms(priority, int(job["et"]), broker.aging_ms)
     now_ms = int(time.time() * 1000)
-    event = events.make_event(
-        "retry", job_id=entry.job_id, task=job["f"], queue=entry.queue, try_number=int(job["t"]),
-        priority=priority, worker=entry.worker, error=f"{WORKER_LOST}: {reason}", traceback=None,
-        eta=now_ms / 1000, orphaned=True, released_by=released_by,
-    )  # fmt: skip
+    common = {"job_id": entry.job_id, "task": job["f"], "queue": entry.queue,
+              "try_number": int(job["t"]), "priority": priority, "worker": entry.worker,
+              "traceback": None, "orphaned": True, "released_by": released_by}  # fmt: skip
+    if losses > MAX_LOSSES:
+        return await _give_up(broker, entry, raw, job, common, reason, live, own)
+    error = f"{WORKER_LOST}: {reason}"
+    event = events.make_event("retry", error=error, eta=now_ms / 1000, **common)
+    # The definition as it was (arq's fields and ours), one try further, with the losses counted;
+    # a retry or a hand-back writes a fresh one, so only losses in a row add up.
+    again = dumps({**job, "t": int(job["t"]) + 1, "o": losses})
+    rank = ready_rank_ms(priority, int(job["et"]), broker.aging_ms)
     done = await broker.redis.register_script(_RELEASE)(
         keys=_keys(entry),
-        args=[entry.job_id, entry.worker, raw,
-              definition(job["f"], job["k"], new_try, int(job["et"]), priority),
-              rank, events.encode(event), int(live), now_ms, MIN_AGE_MS, EXPIRES_EXTRA_MS, int(own)],
+        args=[entry.job_id, entry.worker, raw, again, rank, events.encode(event), int(live), now_ms,
+              MIN_AGE_MS, EXPIRES_EXTRA_MS, int(own)],
     )  # fmt: skip
     if done != 1:
         return None
     log.warning("released job %s (%s) of lost worker %s: runs again as try %d",
-                entry.job_id, entry.task, entry.worker, new_try)  # fmt: skip
-    return Released(entry, new_try)
+                entry.job_id, entry.task, entry.worker, int(job["t"]) + 1)  # fmt: skip
+    return Released(entry, int(job["t"]) + 1)
+
+
+async def _give_up(
+    broker: Broker, entry: RunningEntry, raw: bytes, job: dict[str, Any], common: dict[str, Any],
+    reason: str, live: bool, own: bool,
+) -> Released | None:  # fmt: skip
+    """Fail a job lost MAX_LOSSES + 1 times in a row, in arq's result format, with the reason."""
+    now_ms = int(time.time() * 1000)
+    error = (f"{WORKER_LOST}: {reason}; its worker was lost {MAX_LOSSES + 1} times in a row "
+             "running it, so it is not run again")  # fmt: skip
+    event = events.make_event("failure", error=error, runtime_s=None, **common)
+    stored = serialize_result(
+        job["f"], (), job["k"], int(job["t"]), int(job["et"]), False, {"error": error},
+        entry.started_ms, now_ms, f"{entry.job_id}:{job['f']}", keys.queue(entry.queue),
+        entry.job_id, serializer=dumps,
+    )  # fmt: skip
+    assert stored is not None  # our serializer turns anything into JSON (default=str)
+    done = await broker.redis.register_script(_GIVE_UP)(
+        keys=_keys(entry),
+        args=[entry.job_id, entry.worker, raw, stored, 0, events.encode(event), int(live), now_ms,
+              MIN_AGE_MS, broker.result_expires_ms, int(own)],
+    )  # fmt: skip
+    if done != 1:
+        return None
+    log.error("job %s (%s) failed: %s", entry.job_id, entry.task, error)
+    return Released(entry, 0)
 
 
 async def _drop_if_finished(broker: Broker, entry: RunningEntry, own: bool) -> None:
@@ -178,7 +228,8 @@ async def _drop_if_finished(broker: Broker, entry: RunningEntry, own: bool) -> N
 
 def _keys(entry: RunningEntry) -> list[str]:
     return [keys.running(entry.queue), keys.job(entry.job_id), keys.queue(entry.queue),
-            keys.wake(entry.queue), keys.EVENTS, keys.LIVE, keys.worker(entry.worker)]  # fmt: skip
+            keys.wake(entry.queue), keys.EVENTS, keys.LIVE, keys.worker(entry.worker),
+            keys.result(entry.job_id)]  # fmt: skip
 
 
 async def release_orphans(
