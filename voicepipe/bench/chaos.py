@@ -51,7 +51,7 @@ class ChaosBench:
     run_id: str = field(default_factory=lambda: os.urandom(4).hex())
     killed: dict[str, float] = field(default_factory=dict)  # worker id -> when it was killed
 
-    def _children(self) -> list[Child]:
+    def children(self) -> list[Child]:
         env = child_environment(
             self.resources.settings,
             {"VOICEPIPE_LOG_LEVEL": "WARNING", "VOICEPIPE_CPU_WORKERS": "1"},
@@ -67,7 +67,7 @@ class ChaosBench:
 
 async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
     rng = random.Random(bench.seed)
-    children = bench._children()
+    children = bench.children()
     supervisor = Supervisor(children, stop_timeout_s=15)
     stop_supervising = asyncio.Event()
     supervising = asyncio.create_task(supervisor.run(stop_supervising), name="supervisor")
