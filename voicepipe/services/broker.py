@@ -97,6 +97,22 @@ return {claimed, first[2] or false}
 """
 )
 
+# KEYS: events, live, events-enabled   ARGV: result expiry ms, live, then per job:
+# job id, its running hash, its stored result ('' for none), its event
+_FINISH = """
+local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
+  and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0
+for i = 3, #ARGV, 4 do
+  local id = ARGV[i]
+  if ARGV[i + 2] ~= '' then redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1]) end
+  redis.call('DEL', 'arq:job:' .. id)
+  redis.call('HDEL', ARGV[i + 1], id)
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 3])
+  if publish then redis.call('PUBLISH', KEYS[2], ARGV[i + 3]) end
+end
+return #ARGV
+"""
+
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, default=str, separators=(",", ":")).encode()
@@ -149,6 +165,7 @@ class Broker:
         self._finishing: list[_Finishing] = []
         self._flushes: set[asyncio.Task[None]] = set()
         self._claim = redis.register_script(_CLAIM)
+        self._finish = redis.register_script(_FINISH)
 
     async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
         """Put jobs in their queues; False for a job whose id exists already (nothing changes)."""
@@ -251,15 +268,14 @@ class Broker:
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Finishing]) -> None:
+        # One script call for the whole batch: packing one command is far cheaper in redis-py
+        # than packing five per job, and the script is atomic like a transaction.
+        args: list[Any] = [self.result_expires_ms, int(any(item[3] for item in batch))]
+        for job, stored, event, _, _ in batch:
+            args += (job.job_id, keys.running(job.queue), stored or b"", events.encode(event))
+
         async def write() -> None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for job, stored, event, live, _ in batch:
-                    if stored is not None:
-                        pipe.set(keys.result(job.job_id), stored, px=self.result_expires_ms)
-                    pipe.delete(keys.job(job.job_id))
-                    pipe.hdel(keys.running(job.queue), job.job_id)
-                    events.add_to(pipe, event, live)
-                await pipe.execute()
+            await self._finish(keys=[keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED], args=args)
 
         try:
             await persist("finishing jobs", write)

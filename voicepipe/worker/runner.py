@@ -121,6 +121,8 @@ class WorkerProcess:
             except REDIS_DOWN as exc:  # restarting: wait for it (the reaper frees a lost claim)
                 log.warning("queue %s: cannot claim: %s", queue, exc)
                 jobs, next_due_ms = [], None
+            if jobs:
+                self.last_claim_at = time.monotonic()
             for job in jobs:
                 self._start(job, running, slot_freed)
             if not jobs:
