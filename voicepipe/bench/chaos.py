@@ -11,6 +11,7 @@ from its recorded history: the kill to the job's next `started` event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -50,6 +51,8 @@ class ChaosBench:
     progress: Say = field(default=lambda line: None)
     run_id: str = field(default_factory=lambda: os.urandom(4).hex())
     killed: dict[str, float] = field(default_factory=dict)  # worker id -> when it was killed
+    pg_back_at: float = 0.0  # when PostgreSQL came back after the outage
+    killed_pids: set[int] = field(default_factory=set)
 
     def children(self) -> list[Child]:
         env = child_environment(
@@ -81,6 +84,11 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         finished_s = time.time() - started
         chaos.cancel()
         await asyncio.gather(chaos, outage, return_exceptions=True)
+        # The workers' own recorders bring the history up to date (after an outage too).
+        with contextlib.suppress(TimeoutError):
+            await _until(lambda: _all_recorded(bench, ids), 120, "the workers to record every job")
+        # From the last job's end, or PostgreSQL's return if later, to every job recorded.
+        history_lag_s = time.time() - max(started + finished_s, bench.pg_back_at)
     finally:
         stop_supervising.set()
         await supervising
@@ -102,7 +110,8 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         if times.recovery_s
         else None,
         "released_s_max": round(max(times.released_s), 3) if times.released_s else None,
-        "orphaned": len(times.recovery_s),
+        "orphaned": len(times.jobs),
+        "releases": len(times.released_s),
         "orphaned_unkilled": times.unkilled,
         "marked_done": done,
         "recorded": recorded,
@@ -112,6 +121,7 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         "restarts": sum(child.restarts for child in children),
         "pg_outage_s": bench.pg_outage_s,
         "duration_s": round(finished_s, 2),
+        "history_lag_s": round(history_lag_s, 2),
         "expected_s": round(bench.expected_s(), 2),
         "seed": bench.seed,
         "cpu_count": os.cpu_count(),
@@ -146,6 +156,7 @@ async def _kill_at_random(
         worker_id = beats[victim.process.pid]
         os.kill(victim.process.pid, signal.SIGKILL)
         bench.killed[worker_id] = time.time()
+        bench.killed_pids.add(victim.process.pid)
         bench.progress(f"killed {victim.name} ({worker_id}) at {time.time() - started:.1f}s")
 
 
@@ -157,6 +168,7 @@ async def _pg_outage(bench: ChaosBench, started: float) -> None:
     await asyncio.to_thread(bench.postgres.stop)
     await asyncio.sleep(bench.pg_outage_s)
     await asyncio.to_thread(bench.postgres.start)
+    bench.pg_back_at = time.time()
     bench.progress("PostgreSQL is back")
 
 
@@ -182,16 +194,25 @@ def _bar(done: int, total: int, kills: int, kills_planned: int, width: int = 30)
           f"{kills}/{kills_planned} kills", end="", file=sys.stderr, flush=True)  # fmt: skip
 
 
+async def _all_recorded(bench: ChaosBench, ids: list[str]) -> bool:
+    try:
+        statuses, _ = await outcomes(bench.resources, ids)
+    except Exception:  # PostgreSQL not back yet
+        return False
+    return statuses.get("success", 0) + statuses.get("failure", 0) == len(ids)
+
+
 async def _beating(bench: ChaosBench) -> dict[int, str]:
     """pid -> worker id of every worker whose heartbeat is live."""
     return {w["pid"]: w["id"] for w in await workers.get_workers(bench.resources.redis)}
 
 
 async def _all_up(bench: ChaosBench, children: list[Child]) -> bool:
-    """Every child runs and its current process (not a killed predecessor) sends heartbeats."""
+    """Every child runs a process we did not kill (its death may not be noticed yet) that sends
+    heartbeats."""
     beats = await _beating(bench)
     return all(
-        c.process is not None and c.process.returncode is None and c.process.pid in beats
+        c.process is not None and c.process.pid in beats and c.process.pid not in bench.killed_pids
         for c in children
     )
 

@@ -15,6 +15,7 @@ class Recoveries:
     recovery_s: list[float] = field(default_factory=list)  # kill -> the orphaned job started again
     released_s: list[float] = field(default_factory=list)  # kill -> the job released to its queue
     unkilled: int = 0  # orphaned jobs whose worker was never killed (a false alarm)
+    jobs: set[str] = field(default_factory=set)  # jobs released at least once
 
 
 async def outcomes(resources: Resources, ids: list[str]) -> tuple[dict[str, int], int]:
@@ -35,6 +36,7 @@ async def recoveries(resources: Resources, ids: list[str], killed: dict[str, flo
             if killed_at is None:
                 found.unkilled += 1
                 continue
+            found.jobs.add(job_id)
             found.released_s.append(event.at.timestamp() - killed_at)
             again = next(
                 (e for e in timeline[n + 1 :]

@@ -56,7 +56,6 @@ class Reaper:
         self.worker = worker
         self.own_stale_ms = own_stale_ms
         self.redis_lost_at = -TRUST_AFTER_S  # trusted from the start, unless the first scan fails
-        self.released = 0
 
     async def scan(self) -> list[orphans.Released]:
         """One pass; Redis errors are logged and make the next passes wait for trust again."""
@@ -85,7 +84,6 @@ class Reaper:
                     )  # fmt: skip
                     if done is not None:
                         released.append(done)
-        self.released += len(released)
         await self._take_over_events()
         return released
 
