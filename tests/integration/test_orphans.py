@@ -17,6 +17,7 @@ from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources
 from voicepipe.services import orphans
 from voicepipe.services.broker import Broker, dumps, loads
+from voicepipe.services.monitoring import get_job_timeline
 from voicepipe.services.recorder import Recorder, record_pending
 from voicepipe.services.tasks import JobFailed, broker_for
 from voicepipe.services.workers import write_heartbeat
@@ -86,6 +87,8 @@ async def test_a_worker_releases_an_entry_of_its_own_it_is_not_running(
         await broker.claim("default", worker.process.worker_id, 1, live=True)  # reply "lost"
         reaper = Reaper(worker.process, own_stale_ms=0)
         released = await eventually(reaper.scan, what="the forgotten claim to be released")
+        assert reaper.taking_over is not None
+        await reaper.taking_over
         assert [r.entry.job_id for r in released] == [handle.job_id]
         assert await broker.redis.zscore(keys.queue("default"), handle.job_id) is not None
     finally:
@@ -103,7 +106,7 @@ class Bystander:
     live_events: bool = True
 
 
-async def test_a_reaper_does_not_trust_missing_heartbeats_right_after_losing_redis(
+async def test_a_reaper_trusts_missing_heartbeats_only_after_redis_was_reachable_a_while(
     resources: Resources,
 ) -> None:
     broker = broker_for(resources)
@@ -114,13 +117,26 @@ async def test_a_reaper_does_not_trust_missing_heartbeats_right_after_losing_red
         (entry,) = await orphans.running_entries(broker, ["default"])
         return time.time() * 1000 - entry.started_ms > orphans.MIN_AGE_MS + 50
 
+    # The ghost's recorder had read the job's events and died before recording them.
+    await Recorder(resources, "unused").ensure_group()
+    read = await resources.redis.xreadgroup(keys.RECORDERS, GHOST, {keys.EVENTS: ">"})
+    assert len(read[0][1]) == 2  # queued, started
     await eventually(old_enough, what="the entry to pass the claim grace")
     wary = Reaper(Bystander(broker, Recorder(resources, "bystander")))
     wary.redis_lost_at = time.monotonic()  # as after a failed scan
     assert await wary.scan() == []
+    assert wary.taking_over is not None
+    await wary.taking_over
     assert await broker.redis.hexists(keys.running("default"), handle.job_id)
+    assert await jobs_by_ids(resources.db, [handle.job_id]) == {}
     trusting = Reaper(Bystander(broker, Recorder(resources, "bystander")))
     assert [r.entry.job_id for r in await trusting.scan()] == [handle.job_id]
+    assert trusting.taking_over is not None
+    await trusting.taking_over  # the ghost's events are recorded now, not after the claim idle time
+    timeline = await get_job_timeline(resources, handle.job_id)
+    assert [e.event for e in timeline] == ["queued", "started"]
+    pending = await resources.redis.xpending(keys.EVENTS, keys.RECORDERS)
+    assert GHOST not in [c["name"].decode() for c in pending["consumers"]]
 
 
 async def test_a_job_lost_with_its_worker_again_and_again_fails_instead(

@@ -43,10 +43,14 @@ class Reaping(Protocol):
 async def run_reaper(worker: Reaping, stop: asyncio.Event) -> None:
     """Release lost workers' jobs (and our own forgotten ones) until `stop` is set."""
     reaper = Reaper(worker)
-    while not stop.is_set():
-        await reaper.scan()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SCAN_INTERVAL_S)
+    try:
+        while not stop.is_set():
+            await reaper.scan()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SCAN_INTERVAL_S)
+    finally:
+        if reaper.taking_over is not None:
+            reaper.taking_over.cancel()
 
 
 class Reaper:
@@ -56,6 +60,7 @@ class Reaper:
         self.worker = worker
         self.own_stale_ms = own_stale_ms
         self.redis_lost_at = -TRUST_AFTER_S  # trusted from the start, unless the first scan fails
+        self.taking_over: asyncio.Task[None] | None = None
 
     async def scan(self) -> list[orphans.Released]:
         """One pass; Redis errors are logged and make the next passes wait for trust again."""
@@ -84,22 +89,23 @@ class Reaper:
                     )  # fmt: skip
                     if done is not None:
                         released.append(done)
-        await self._take_over_events()
+        if self.taking_over is None or self.taking_over.done():
+            # Apart from the scan: a slow PostgreSQL must not hold up releasing jobs.
+            self.taking_over = asyncio.create_task(self._take_over_events(), name="take over")
         return released
 
     async def _take_over_events(self) -> None:
         """Record the events a lost worker's recorder read but never acknowledged."""
-        lost = await orphans.lost_consumers(self.worker.broker)
-        if not lost or not await self._trusted():
-            return
-        for consumer in sorted(lost):
-            try:
-                taken = await self.worker.recorder.take_over(consumer)
-            except Exception as exc:  # PostgreSQL down: the entries wait in the stream
-                log.warning("reaper: events of %s not recorded yet: %s", consumer, exc)
+        try:
+            lost = await orphans.lost_consumers(self.worker.broker)
+            if not lost or not await self._trusted():
                 return
-            if taken:
-                log.info("recorded %d events that lost worker %s had read", taken, consumer)
+            for consumer in sorted(lost):
+                taken = await self.worker.recorder.take_over(consumer)
+                if taken:
+                    log.info("recorded %d events that lost worker %s had read", taken, consumer)
+        except Exception as exc:  # PostgreSQL or Redis down: the entries wait in the stream
+            log.warning("reaper: events of lost workers not recorded yet: %s", exc)
 
     async def _trusted(self) -> bool:
         """Whether missing heartbeats mean lost workers: Redis was reachable (and up) long enough."""
