@@ -109,8 +109,11 @@ async def _timed(
     return (time.perf_counter() - started) * 1000, body
 
 
-def list_queries(rng: random.Random, cursor: str | None) -> list[tuple[str, dict[str, str]]]:
-    """The list requests one round makes: newest, each filter, a time range, search, page two."""
+def list_queries(
+    rng: random.Random, cursor: str | None, job_ids: list[str]
+) -> list[tuple[str, dict[str, str]]]:
+    """The list requests one round makes: newest, each filter, a time range, a search for a
+    common error and for one job's id, page two."""
     now = utc_now()
     start = now - timedelta(days=rng.uniform(1, 29))
     window = {
@@ -122,6 +125,7 @@ def list_queries(rng: random.Random, cursor: str | None) -> list[tuple[str, dict
         ("task_status", {"task": "process_audio_recording", "status": "cancelled"}),
         ("time_range", window), ("time_range_status", {**window, "status": "success"}),
         ("search", {"q": rng.choice(["storage unreachable", "mid-frame", "noise floor"])}),
+        ("search_id", {"q": rng.choice(job_ids)[:12]}),
         ("queue_status_time", {**window, "queue": "maintenance", "status": "success"}),
     ]  # fmt: skip
     if cursor:
@@ -138,7 +142,7 @@ async def measure(
     async with ClientSession(timeout=ClientTimeout(total=60)) as http:
         _, first = await _timed(http, url + "/api/jobs", admin)  # warm-up
         for k in range(rounds):
-            for name, params in list_queries(rng, first["next_cursor"]):
+            for name, params in list_queries(rng, first["next_cursor"], job_ids):
                 ms, _ = await _timed(http, url + "/api/jobs", admin, params)
                 timings.add("list", ms)
                 timings.add(f"list_{name}", ms)

@@ -36,7 +36,9 @@ def job_rows(
     for start in range(0, n, chunk):
         size = min(chunk, n - start)
         task = rng.choice(len(TASKS), size, p=shares / shares.sum())
-        age_s = rng.uniform(0, HISTORY.total_seconds(), size)
+        # Oldest first, as history is written: each chunk is the next slice of the 30 days.
+        span_s = HISTORY.total_seconds()
+        age_s = span_s * (1 - np.sort(rng.uniform(start, start + size, size)) / n)
         final = rng.choice(len(FINAL), size, p=[p for _, p in FINAL])
         wait_s = rng.exponential(0.5, size)
         run_s = np.array([TASKS[t][3] for t in task]) * rng.lognormal(0, 0.6, size)

@@ -35,7 +35,13 @@ async def copy_jobs(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -
 
 async def vacuum_analyze_jobs(conn: asyncpg.Connection) -> None:
     """Set the visibility map (index-only scans) and the planner's statistics after a bulk load."""
-    for table in ("jobs", "job_rollup_hourly", "job_rollup_minutely", "job_duration_hourly"):
+    for table in (
+        "jobs",
+        "job_rollup_hourly",
+        "job_rollup_minutely",
+        "job_duration_hourly",
+        "job_duration_daily",
+    ):
         await conn.execute(f"VACUUM (ANALYZE) {table}")
 
 

@@ -1,4 +1,4 @@
-"""Statistics SQL over the rollups of migration 0006: whole hours (or minutes) from the rollup tables,
+"""Statistics SQL over the rollups of migrations 0007 and 0008: whole hours (or minutes) from the rollup tables,
 the partial ones at a window's edges from the jobs themselves, so every count is exact."""
 
 from __future__ import annotations
@@ -12,14 +12,19 @@ from voicepipe.db.job_stats import LIVE_STATUSES, FinishedCounts
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def whole_units(since: datetime, until: datetime, unit: timedelta) -> tuple[datetime, datetime]:
+    """[first, last) whole UTC units (hours, days) inside [since, until); empty at `until` if none."""
+    epoch = datetime(2000, 1, 1, tzinfo=since.tzinfo)
+    first = epoch + -(-(since - epoch) // unit) * unit
+    last = epoch + ((until - epoch) // unit) * unit
+    return (first, last) if first < last else (until, until)
 
 
 def whole_hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
-    """[first, last) whole UTC hours inside [since, until); an empty range at `until` if none."""
-    epoch = datetime(2000, 1, 1, tzinfo=since.tzinfo)
-    first = epoch + -(-(since - epoch) // HOUR) * HOUR
-    last = epoch + ((until - epoch) // HOUR) * HOUR
-    return (first, last) if first < last else (until, until)
+    return whole_units(since, until, HOUR)
 
 
 # Jobs finished in the window's partial hours: [since, first) and [last, until).
@@ -88,8 +93,10 @@ async def finished_per_bucket(
 async def duration_histograms(
     conn: Conn, since: datetime, until: datetime
 ) -> dict[int, list[tuple[int, int]]]:
-    """Per kind (0 run time, 1 wait time): [(bucket, jobs)] of jobs finished in the window."""
-    first, last = whole_hours(since, until)
+    """Per kind (0 run time, 1 wait time): [(bucket, jobs)] of jobs finished in the window, from
+    whole days, then whole hours, then the jobs of the partial hours at the edges."""
+    first_h, last_h = whole_hours(since, until)
+    first_d, last_d = whole_units(first_h, last_h, DAY) if first_h < last_h else (last_h, last_h)
     columns = """voicepipe_duration_bucket(extract(epoch FROM completed_at - started_at)::float8) AS run_b,
                  voicepipe_duration_bucket(extract(epoch FROM started_at
                      - greatest(created_at, scheduled_for))::float8) AS wait_b"""
@@ -101,9 +108,13 @@ async def duration_histograms(
                 UNION ALL
                 SELECT 1, wait_b, count(*) FROM edge WHERE started_at IS NOT NULL GROUP BY 2
                 UNION ALL
-                SELECT kind, bucket, n FROM job_duration_hourly WHERE hour >= $3 AND hour < $4)
+                SELECT kind, bucket, n FROM job_duration_hourly WHERE hour >= $3 AND hour < $5
+                UNION ALL
+                SELECT kind, bucket, n FROM job_duration_hourly WHERE hour >= $6 AND hour < $4
+                UNION ALL
+                SELECT kind, bucket, n FROM job_duration_daily WHERE day >= $5 AND day < $6)
             SELECT kind, bucket, sum(n)::int8 AS n FROM parts GROUP BY 1, 2 HAVING sum(n) <> 0""",
-        since, until, first, last,
+        since, until, first_h, last_h, first_d, last_d,
     )  # fmt: skip
     histograms: dict[int, list[tuple[int, int]]] = {0: [], 1: []}
     for row in rows:
@@ -127,7 +138,7 @@ async def counts_by_task_and_status(conn: Conn) -> list[tuple[str, str, int]]:
 async def runtime_histogram(conn: Conn) -> list[tuple[int, int]]:
     """[(bucket, jobs)] of the run time of every recorded finished job."""
     rows = await conn.fetch(
-        """SELECT bucket, sum(n)::int8 AS n FROM job_duration_hourly WHERE kind = 0
+        """SELECT bucket, sum(n)::int8 AS n FROM job_duration_daily WHERE kind = 0
            GROUP BY 1 HAVING sum(n) <> 0"""
     )
     return [(row["bucket"], row["n"]) for row in rows]

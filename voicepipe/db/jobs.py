@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from voicepipe.domain.job_fold import COMMON_FIELDS, JobDelta, StreamId
-from voicepipe.domain.job_info import JobEvent, JobFilters, JobInfo
+from voicepipe.domain.job_info import JobEvent, JobInfo
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -182,43 +182,6 @@ async def timeline(conn: Conn, job_id: str) -> list[JobEvent]:
         job_id,
     )
     return [JobEvent.model_validate(dict(row)) for row in rows]
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-async def list_jobs(
-    conn: Conn, filters: JobFilters, limit: int, after: tuple[datetime, str] | None
-) -> list[JobInfo]:
-    """Newest first by (created_at, task_id), starting after the cursor row."""
-    where: list[str] = []
-    params: list[Any] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    if filters.statuses:
-        where.append(f"status = ANY({param([s.value for s in filters.statuses])}::text[])")
-    for column in ("queue", "task_name", "owner_id", "batch_id"):
-        value = getattr(filters, column)
-        if value is not None:
-            where.append(f"{column} = {param(value)}")
-    if filters.created_after is not None:
-        where.append(f"created_at >= {param(filters.created_after)}")
-    if filters.created_before is not None:
-        where.append(f"created_at < {param(filters.created_before)}")
-    if filters.search:
-        # the same expression as the trigram index jobs_search_idx, so the index serves it
-        where.append("(task_id || ' ' || task_name || ' ' || coalesce(error, '')) "
-                     f"ILIKE {param(_like(filters.search))}")  # fmt: skip
-    if after is not None:
-        where.append(f"(created_at, task_id) < ({param(after[0])}, {param(after[1])})")
-    sql = f"""SELECT {JOB_COLUMNS} FROM jobs {"WHERE " + " AND ".join(where) if where else ""}
-              ORDER BY created_at DESC, task_id DESC LIMIT {param(limit)}"""
-    return [_info(row) for row in await conn.fetch(sql, *params)]
 
 
 async def failed_jobs(

@@ -75,7 +75,9 @@ class TokenOwner:
     user: UserRow
 
 
-async def token_owner(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes) -> TokenOwner | None:
+async def token_owner(
+    conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes
+) -> TokenOwner | None:
     """The live token with this digest and its enabled user; marks it used at most once a minute
     (a write on every request would serialize a busy client's requests on the token row)."""
     row = await conn.fetchrow(
@@ -93,7 +95,9 @@ async def token_owner(conn: asyncpg.Connection | asyncpg.Pool, token_hash: bytes
     )
     if row is None:
         return None
-    user = UserRow(id=row["user_id"], email=row["email"], role=row["role"], created_at=row["created_at"])
+    user = UserRow(
+        id=row["user_id"], email=row["email"], role=row["role"], created_at=row["created_at"]
+    )
     return TokenOwner(token_id=row["id"], token_hash=bytes(row["token_hash"]), user=user)
 
 

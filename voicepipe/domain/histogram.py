@@ -1,4 +1,4 @@
-"""Quantiles from the log-bucket duration histograms of the job rollups (see migration 0006)."""
+"""Quantiles from the log-bucket duration histograms of the job rollups (see migration 0007)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from voicepipe import keys
-from voicepipe.db import job_rollups, job_stats
+from voicepipe.db import job_lists, job_rollups, job_stats
 from voicepipe.db import jobs as jobs_db
 from voicepipe.domain.histogram import quantiles
 from voicepipe.domain.job_info import (
@@ -62,7 +62,7 @@ async def list_jobs(
     """Jobs matching `filters`, newest first, one page at a time."""
     page = page or PageRequest()
     after = decode_cursor(page.cursor) if page.cursor else None
-    rows = await jobs_db.list_jobs(resources.db, filters or JobFilters(), page.limit + 1, after)
+    rows = await job_lists.list_jobs(resources.db, filters or JobFilters(), page.limit + 1, after)
     items = rows[: page.limit]
     more = len(rows) > page.limit
     cursor = encode_cursor(items[-1].created_at, items[-1].task_id) if more else None
@@ -235,7 +235,9 @@ async def _durations(resources: Resources, since: datetime, until: datetime) -> 
     if count <= EXACT_PERCENTILES_UP_TO:
         return await job_stats.durations(resources.db, since, until)
     return job_stats.Durations(
-        quantiles(histograms[0], job_stats.QUANTILES), quantiles(histograms[1], job_stats.QUANTILES), count
+        quantiles(histograms[0], job_stats.QUANTILES),
+        quantiles(histograms[1], job_stats.QUANTILES),
+        count,
     )
 
 
