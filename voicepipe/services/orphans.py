@@ -34,8 +34,10 @@ WORKER_LOST = "WorkerLost"
 
 # A lost worker's recorder, with nothing left unacknowledged, is removed from the group this late.
 FORGET_CONSUMER_MS = 60_000
-# A job whose worker is lost this many times in a row fails instead: it may be what kills them.
-MAX_LOSSES = 3
+# A job whose worker is lost more often than this in a row fails instead: it may be what kills
+# them. Far above what chance does (a chaos run's kills keep hitting the jobs just released, which
+# go to the front of the queue), low enough that a poisonous job stops crashing workers soon.
+MAX_LOSSES = 10
 
 # KEYS: running, job, queue, wake, events, live, owner's heartbeat, result
 # ARGV: job id, owner, old definition, new definition (or result), rank, event, live, now ms,
