@@ -1,4 +1,4 @@
-"""SQL for job statistics over a time window, read from the finished-jobs index alone."""
+"""SQL for job statistics read from the jobs themselves: the backlog, exact percentiles (the rollups' side is voicepipe.db.job_rollups)."""
 
 from __future__ import annotations
 
@@ -21,27 +21,6 @@ class FinishedCounts:
     by_queue: dict[str, dict[str, int]]
 
 
-async def finished_counts(conn: Conn, since: datetime, until: datetime) -> FinishedCounts:
-    """Jobs finished in [since, until) by final status, and per task and per queue."""
-    rows = await conn.fetch(
-        """SELECT status, task_name, queue, GROUPING(task_name, queue) AS grouping,
-                  count(*)::int AS n
-           FROM jobs WHERE completed_at >= $1 AND completed_at < $2
-           GROUP BY GROUPING SETS ((status), (status, task_name), (status, queue))""",
-        since,
-        until,
-    )
-    counts = FinishedCounts({}, {}, {})
-    for row in rows:
-        if row["grouping"] == 3:  # neither task nor queue: the status total
-            counts.by_status[row["status"]] = row["n"]
-        elif row["grouping"] == 1:  # grouped by task (queue rolled up)
-            counts.by_task.setdefault(row["task_name"], {})[row["status"]] = row["n"]
-        else:
-            counts.by_queue.setdefault(row["queue"], {})[row["status"]] = row["n"]
-    return counts
-
-
 async def live_counts(conn: Conn) -> dict[str, int]:
     """Jobs not finished yet, by status (the backlog is small next to history)."""
     rows = await conn.fetch(
@@ -50,21 +29,6 @@ async def live_counts(conn: Conn) -> dict[str, int]:
         LIVE_STATUSES,
     )
     return {row["status"]: row["n"] for row in rows}
-
-
-async def finished_per_bucket(
-    conn: Conn, since: datetime, until: datetime, bucket_s: int
-) -> dict[datetime, int]:
-    """Finished jobs per bucket of `bucket_s` seconds starting at `since`; empty buckets absent."""
-    rows = await conn.fetch(
-        """SELECT date_bin(make_interval(secs => $3), completed_at, $1) AS start,
-                  count(*)::int AS n
-           FROM jobs WHERE completed_at >= $1 AND completed_at < $2 GROUP BY 1""",
-        since,
-        until,
-        float(bucket_s),
-    )
-    return {row["start"]: row["n"] for row in rows}
 
 
 @dataclass(frozen=True)
