@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from tests.support.engine import RunningWorker
+from tests.support.jobs import echo
 from tests.support.lifecycles import Life, emit
 from tests.support.waiting import eventually
 from voicepipe.resources import Resources
@@ -60,3 +63,17 @@ async def test_backlog_past_the_bound_is_recorded_even_while_busy(resources: Res
 
 async def _count_is(resources: Resources, n: int) -> bool:
     return await _recorded(resources) == n
+
+
+async def test_a_worker_counts_as_bursting_right_after_it_claims_jobs(
+    resources: Resources,
+) -> None:
+    # The bug this catches: the claim loop never marked its claims, so the recorder never yielded.
+    worker = RunningWorker(resources, ["default"])
+    try:
+        assert not worker.process._bursting()
+        before = time.monotonic()
+        await (await echo.enqueue(value=1)).result(timeout_s=10)
+        assert worker.process.last_claim_at >= before
+    finally:
+        await worker.close()
