@@ -158,7 +158,9 @@ class Settings(BaseSettings):
         description="API writes (enqueue, job control) per token (or IP) per window; 0 = no limit.",
     )
     api_max_body_bytes: int = Field(
-        default=1_048_576, ge=1, description="Largest JSON request body the API accepts (413 above)."
+        default=1_048_576,
+        ge=1,
+        description="Largest JSON request body the API accepts (413 above).",
     )
     metrics_token: str | None = Field(
         default=None,

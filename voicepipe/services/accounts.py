@@ -107,7 +107,9 @@ async def revoke_token(db: asyncpg.Pool, token_or_prefix: str) -> int:
         elif value.startswith(TOKEN_PREFIX) and len(value) == PREFIX_LENGTH:
             revoked = await users_db.revoke_token(conn, prefix=value)
         else:
-            raise InvalidInput(f"give a token id, its {PREFIX_LENGTH}-character prefix or the token")
+            raise InvalidInput(
+                f"give a token id, its {PREFIX_LENGTH}-character prefix or the token"
+            )
         if len(revoked) > 1:
             raise Conflict(f"prefix {value} matches {len(revoked)} tokens; give the token id")
     if not revoked:
