@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from voicepipe import errors
 from voicepipe.db.users import UserRow
 from voicepipe.resources import Resources
-from voicepipe.web.auth import authenticate_request, bearer_token, rate_limit
+from voicepipe.web.auth import RATE_GROUPS, authenticate_request, bearer_token, rate_limit
 from voicepipe.web.context import resources_of
 
 PATH_PARAM = re.compile(r"{(\w+)}")
@@ -67,6 +67,10 @@ class Route:
     body: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.group not in (None, *RATE_GROUPS):
+            raise ValueError(f"route {self.path}: no rate-limit group {self.group!r}")
 
     @property
     def path_params(self) -> list[str]:

@@ -11,7 +11,7 @@ from voicepipe.db.users import UserRow
 from voicepipe.resources import Resources
 from voicepipe.services import accounts, ratelimit
 
-USER_KEY = web.RequestKey("user", UserRow)
+RATE_GROUPS = ("read", "write")
 
 
 def bearer_token(request: web.Request) -> str | None:
