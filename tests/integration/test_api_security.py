@@ -134,6 +134,11 @@ async def test_rate_limit_is_429_with_retry_after_per_token(
         assert (await client.get("/api/jobs", headers=Api.auth(two.token))).status == 200
         anonymous = [(await client.get("/api/jobs")).status for _ in range(4)]
         assert anonymous == [401, 401, 401, 429]  # counted per IP without a token
+        guessed = [
+            (await client.get("/api/jobs", headers=Api.auth(f"vp_guess{i}"))).status
+            for i in range(2)
+        ]
+        assert guessed == [429, 429]  # made-up tokens do not get round the IP's limit
         assert (await client.get("/health")).status == 200  # not rate limited
 
 

@@ -165,7 +165,13 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             await rate_limit(request, resources, route.group)
         user = None
         if route.auth is not Auth.PUBLIC:
-            user = await authenticate_request(request, resources)
+            try:
+                user = await authenticate_request(request, resources)
+            except errors.NotAuthenticated:
+                if route.group is not None and bearer_token(request) is not None:
+                    # Made-up tokens each get a fresh bucket: bad ones count per IP as well.
+                    await rate_limit(request, resources, route.group, by_ip=True)
+                raise
             if route.auth is Auth.ADMIN and user.role != "admin":
                 raise errors.PermissionDenied("this needs an admin account")
         path, query, body = await _parse(route, request, resources)

@@ -35,17 +35,18 @@ async def authenticate_request(request: web.Request, resources: Resources) -> Us
     return user
 
 
-def caller_identity(request: web.Request) -> str:
+def caller_identity(request: web.Request, by_ip: bool = False) -> str:
     """Who a rate limit counts: the token's digest (never the token), or the client's IP."""
     token = bearer_token(request)
-    if token is not None:
+    if token is not None and not by_ip:
         return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return "ip:" + (request.remote or "unknown")
 
 
-async def rate_limit(request: web.Request, resources: Resources, group: str) -> None:
+async def rate_limit(
+    request: web.Request, resources: Resources, group: str, by_ip: bool = False
+) -> None:
     settings = resources.settings
     limit = {"read": settings.rate_limit_read, "write": settings.rate_limit_write}[group]
-    await ratelimit.hit(
-        resources.redis, group, caller_identity(request), limit, settings.rate_limit_window_s
-    )
+    identity = caller_identity(request, by_ip)
+    await ratelimit.hit(resources.redis, group, identity, limit, settings.rate_limit_window_s)
