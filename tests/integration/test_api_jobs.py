@@ -118,21 +118,31 @@ async def test_active_and_scheduled_show_only_owned_jobs_to_users(
     assert {j["task_id"] for j in scheduled["jobs"]} == {"later-mine", "later-theirs"}
 
 
-async def test_statistics_over_each_window(api: Api, resources: Resources) -> None:
+async def test_statistics_over_each_window_count_only_the_users_jobs(
+    api: Api, resources: Resources
+) -> None:
+    me, them = api.user_id, api.other_id
     await record(resources, [
-        finished("a", None, NOW_S - 1800), finished("b", None, NOW_S - 7200, status="failure"),
-        finished("c", None, NOW_S - 3 * 86_400),
+        finished("a", me, NOW_S - 1800), finished("b", me, NOW_S - 7200, status="failure"),
+        finished("c", me, NOW_S - 3 * 86_400), finished("d", them, NOW_S - 600),
+        finished("e", None, NOW_S - 900, task="cron_job"), Life("p").queued(NOW_S, owner_id=them),
     ])  # fmt: skip
-    finished_in = {}
-    for window in ("1h", "24h", "7d"):
-        status, stats = await api.get("/api/jobs/statistics", api.user, params={"window": window})
-        assert status == 200
-        finished_in[window] = (stats["finished"], stats["by_status"])
-    assert finished_in == {
-        "1h": (1, {"success": 1}),
-        "24h": (2, {"success": 1, "failure": 1}),
-        "7d": (3, {"success": 2, "failure": 1}),
+
+    async def finished_in(token: str) -> dict[str, tuple[int, dict[str, int], list[str]]]:
+        seen = {}
+        for window in ("1h", "24h", "7d"):
+            status, stats = await api.get("/api/jobs/statistics", token, params={"window": window})
+            assert status == 200
+            seen[window] = (stats["finished"], stats["by_status"], sorted(stats["by_task"]))
+        return seen
+
+    assert await finished_in(api.user) == {
+        "1h": (1, {"success": 1}, ["work"]),
+        "24h": (2, {"success": 1, "failure": 1}, ["work"]),
+        "7d": (3, {"success": 2, "failure": 1}, ["work"]),
     }
+    everything = await finished_in(api.admin)
+    assert everything["7d"] == (5, {"success": 4, "failure": 1, "pending": 1}, ["cron_job", "work"])
     status, body = await api.get("/api/jobs/statistics", api.user, params={"window": "2d"})
     assert status == 422 and "query.window" in body["error"]["message"]
 

@@ -28,18 +28,22 @@ def whole_hours(since: datetime, until: datetime) -> tuple[datetime, datetime]:
 
 
 # Jobs finished in the window's partial hours: [since, first) and [last, until).
-_EDGES = """SELECT {columns} FROM jobs WHERE completed_at >= $1 AND completed_at < $3
+_EDGES = """SELECT {columns} FROM jobs WHERE completed_at >= $1 AND completed_at < $3 {owner}
             UNION ALL
-            SELECT {columns} FROM jobs WHERE completed_at >= $4 AND completed_at < $2"""
+            SELECT {columns} FROM jobs WHERE completed_at >= $4 AND completed_at < $2 {owner}"""
 
 
-async def finished_counts(conn: Conn, since: datetime, until: datetime) -> FinishedCounts:
-    """Jobs finished in [since, until) by final status, and per task and per queue."""
-    first, last = whole_hours(since, until)
+async def finished_counts(
+    conn: Conn, since: datetime, until: datetime, owner_id: int | None = None
+) -> FinishedCounts:
+    """Jobs finished in [since, until) by final status, and per task and per queue; only
+    `owner_id`'s when given (counted from the rows: the rollups know no owners)."""
+    first, last = whole_hours(since, until) if owner_id is None else (until, until)
+    owner = "" if owner_id is None else "AND owner_id = $5"
     rows = await conn.fetch(
         f"""WITH parts AS (
                 SELECT status, task_name, queue, count(*) AS n
-                FROM ({_EDGES.format(columns="status, task_name, queue")}) AS edge
+                FROM ({_EDGES.format(columns="status, task_name, queue", owner=owner)}) AS edge
                 GROUP BY 1, 2, 3
                 UNION ALL
                 SELECT status, task_name, queue, n FROM job_rollup_hourly
@@ -48,7 +52,7 @@ async def finished_counts(conn: Conn, since: datetime, until: datetime) -> Finis
                    sum(n)::int8 AS n
             FROM parts GROUP BY GROUPING SETS ((status), (status, task_name), (status, queue))
             HAVING sum(n) <> 0""",
-        since, until, first, last,
+        since, until, first, last, *([] if owner_id is None else [owner_id]),
     )  # fmt: skip
     counts = FinishedCounts({}, {}, {})
     for row in rows:
@@ -62,10 +66,19 @@ async def finished_counts(conn: Conn, since: datetime, until: datetime) -> Finis
 
 
 async def finished_per_bucket(
-    conn: Conn, since: datetime, until: datetime, bucket_s: int
+    conn: Conn, since: datetime, until: datetime, bucket_s: int, owner_id: int | None = None
 ) -> dict[datetime, int]:
     """Finished jobs per `bucket_s` bucket from `since`: whole minutes from the minute rollup, the
-    minutes a bucket boundary cuts through from the jobs themselves."""
+    minutes a bucket boundary cuts through from the jobs themselves (all from the rows for one
+    owner's jobs)."""
+    if owner_id is not None:
+        rows = await conn.fetch(
+            """SELECT date_bin(make_interval(secs => $3), completed_at, $1) AS start, count(*) AS n
+               FROM jobs WHERE owner_id = $4 AND completed_at >= $1 AND completed_at < $2
+               GROUP BY 1""",
+            since, until, float(bucket_s), owner_id,
+        )  # fmt: skip
+        return {row["start"]: row["n"] for row in rows}
     rows = await conn.fetch(
         """WITH bounds AS (
                 SELECT $1::timestamptz + make_interval(secs => k * $3::float8) AS b
@@ -101,7 +114,7 @@ async def duration_histograms(
                  voicepipe_duration_bucket(extract(epoch FROM started_at
                      - greatest(created_at, scheduled_for))::float8) AS wait_b"""
     rows = await conn.fetch(
-        f"""WITH edge AS ({_EDGES.format(columns=columns + ", started_at")}),
+        f"""WITH edge AS ({_EDGES.format(columns=columns + ", started_at", owner="")}),
             parts AS (
                 SELECT 0 AS kind, run_b AS bucket, count(*) AS n FROM edge
                 WHERE started_at IS NOT NULL GROUP BY 2

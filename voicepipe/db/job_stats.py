@@ -21,13 +21,18 @@ class FinishedCounts:
     by_queue: dict[str, dict[str, int]]
 
 
-async def live_counts(conn: Conn) -> dict[str, int]:
+def _owner(owner_id: int | None, param: int) -> tuple[str, list[int]]:
+    return ("", []) if owner_id is None else (f"AND owner_id = ${param}", [owner_id])
+
+
+async def live_counts(conn: Conn, owner_id: int | None = None) -> dict[str, int]:
     """Jobs not finished yet, by status (the backlog is small next to history)."""
+    owner, args = _owner(owner_id, 2)
     rows = await conn.fetch(
-        """SELECT status, count(*)::int AS n FROM jobs WHERE status = ANY($1::text[])
-           GROUP BY status""",
-        LIVE_STATUSES,
-    )
+        f"""SELECT status, count(*)::int AS n FROM jobs WHERE status = ANY($1::text[]) {owner}
+            GROUP BY status""",
+        LIVE_STATUSES, *args,
+    )  # fmt: skip
     return {row["status"]: row["n"] for row in rows}
 
 
@@ -40,20 +45,21 @@ class Durations:
     count: int
 
 
-async def durations(conn: Conn, since: datetime, until: datetime) -> Durations:
+async def durations(
+    conn: Conn, since: datetime, until: datetime, owner_id: int | None = None
+) -> Durations:
     """Run time (completed - started) and wait time (started - due) of jobs finished in the window."""
+    owner, args = _owner(owner_id, 4)
     row = await conn.fetchrow(
-        """SELECT percentile_cont($3::float8[]) WITHIN GROUP
+        f"""SELECT percentile_cont($3::float8[]) WITHIN GROUP
                       (ORDER BY extract(epoch FROM completed_at - started_at)::float8) AS runtime_s,
                   percentile_cont($3::float8[]) WITHIN GROUP
                       (ORDER BY extract(epoch FROM started_at - greatest(created_at, scheduled_for))::float8)
                       AS wait_s,
                   count(*)::int AS n
            FROM jobs
-           WHERE completed_at >= $1 AND completed_at < $2 AND started_at IS NOT NULL""",
-        since,
-        until,
-        QUANTILES,
-    )
+           WHERE completed_at >= $1 AND completed_at < $2 AND started_at IS NOT NULL {owner}""",
+        since, until, QUANTILES, *args,
+    )  # fmt: skip
     assert row is not None  # an aggregate without GROUP BY always returns one row
     return Durations(row["runtime_s"], row["wait_s"], row["n"])

@@ -196,19 +196,23 @@ async def get_queue_lengths(resources: Resources) -> list[QueueLength]:
 
 
 async def get_statistics(
-    resources: Resources, window: timedelta | str | float = "24h", now: datetime | None = None
+    resources: Resources,
+    window: timedelta | str | float = "24h",
+    now: datetime | None = None,
+    owner_id: int | None = None,
 ) -> Statistics:
-    """Counts, throughput, failure rate and run/wait percentiles of the window ending `now`."""
+    """Counts, throughput, failure rate and run/wait percentiles of the window ending `now`, of
+    every job or only `owner_id`'s."""
     span = parse_window(window)
     until = now or datetime.now(UTC)
     since = until - span
     bucket_s = bucket_seconds(span)
     db = resources.db
     finished, live, per_bucket, durations = await asyncio.gather(
-        job_rollups.finished_counts(db, since, until),
-        job_stats.live_counts(db),
-        job_rollups.finished_per_bucket(db, since, until, bucket_s),
-        _durations(resources, since, until),
+        job_rollups.finished_counts(db, since, until, owner_id),
+        job_stats.live_counts(db, owner_id),
+        job_rollups.finished_per_bucket(db, since, until, bucket_s, owner_id),
+        _durations(resources, since, until, owner_id),
     )
     by_status = {JobStatus(s): n for s, n in (finished.by_status | live).items()}
     total = sum(finished.by_status.values())
@@ -227,9 +231,14 @@ async def get_statistics(
 EXACT_PERCENTILES_UP_TO = 20_000
 
 
-async def _durations(resources: Resources, since: datetime, until: datetime) -> job_stats.Durations:
+async def _durations(
+    resources: Resources, since: datetime, until: datetime, owner_id: int | None
+) -> job_stats.Durations:
     """Run and wait percentiles: exact (percentile_cont) up to EXACT_PERCENTILES_UP_TO jobs in the
-    window, beyond that from the rollups' 2% log buckets (each within 1% of the exact value)."""
+    window (and for one owner's jobs), beyond that from the rollups' 2% log buckets (each within
+    1% of the exact value)."""
+    if owner_id is not None:
+        return await job_stats.durations(resources.db, since, until, owner_id)
     histograms = await job_rollups.duration_histograms(resources.db, since, until)
     count = sum(n for _, n in histograms[0])
     if count <= EXACT_PERCENTILES_UP_TO:

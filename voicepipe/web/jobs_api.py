@@ -84,7 +84,7 @@ async def scheduled_jobs(call: Call) -> ScheduledJobs:
 
 async def statistics(call: Call) -> Statistics:
     query: StatisticsQuery = call.query
-    return await monitoring.get_statistics(call.resources, query.window)
+    return await monitoring.get_statistics(call.resources, query.window, owner_id=_owner(call))
 
 
 async def workers(call: Call) -> Workers:
