@@ -23,7 +23,9 @@ from voicepipe.embedded import procs
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.embedded.valkey import EmbeddedValkey
 from voicepipe.resources import Resources, open_resources
+from voicepipe.services.monitoring import get_job_timeline
 from voicepipe.services.tasks import JobHandle, use_resources
+from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
 from voicepipe.settings import Settings
 from voicepipe.tasks.ping import ping
 
@@ -88,6 +90,47 @@ async def test_jobs_carry_on_through_a_valkey_crash_and_restart(
             assert worker.process.executor.counters["processed"] == len(before + after)
         finally:
             await worker.close()
+
+
+async def test_a_valkey_outage_longer_than_the_heartbeat_expiry_loses_no_worker(
+    settings: Settings, valkey: EmbeddedValkey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the restart every heartbeat key has expired; the reaper must not take that for dead
+    workers: it waits until workers had time to beat again, so no job is released or run twice."""
+    own = settings.model_copy(update={"redis_url": valkey.url})
+    async with open_resources(own) as resources:
+        use_resources(resources)
+        worker = RunningWorker(resources, ["default"], concurrency=4)
+        bystander = RunningWorker(resources, ["audio_processing"])  # its reaper watches the first
+        try:
+            naps = await _naps(4, seconds=HEARTBEAT_TTL_S + 4)
+            await eventually(lambda: _n_running(resources, 4), what="the jobs to be running")
+            pid = procs.read_int(valkey.pidfile)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+
+            async def missed_beats() -> bool:
+                failed = [
+                    r for r in caplog.records if r.getMessage().startswith("heartbeat failed")
+                ]
+                # Both workers beat once a second: five misses each outlast the key's expiry.
+                return len(failed) >= 2 * (HEARTBEAT_TTL_S / HEARTBEAT_INTERVAL_S + 1)
+
+            await eventually(missed_beats, timeout_s=15, what="the heartbeat key to expire")
+            await asyncio.to_thread(valkey.start)
+            assert [await h.result(timeout_s=30) for h in naps] == [1, 1, 1, 1]  # one try each
+            await eventually(lambda: _all_recorded(resources, naps), timeout_s=20,
+                             what="every job to be recorded")  # fmt: skip
+            for handle in naps:
+                timeline = await get_job_timeline(resources, handle.job_id)
+                assert [e.event for e in timeline] == ["queued", "started", "success"]
+        finally:
+            await bystander.close()
+            await worker.close()
+
+
+async def _n_running(resources: Resources, n: int) -> bool:
+    return bool(await resources.redis.hlen(keys.running("default")) == n)
 
 
 async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
