@@ -158,6 +158,8 @@ async def measure(
                         http, url + "/api/jobs/statistics", admin, {"window": window}
                     )
                     timings.add(f"statistics_{window}", ms)
+                ms, _ = await _timed(http, url + "/api/jobs/statistics", user, {"window": "7d"})
+                timings.add("statistics_7d_as_user", ms)
             if k % 20 == 0:
                 say(f"measured round {k + 1} of {rounds}")
     return timings
