@@ -14,7 +14,7 @@ from voicepipe.domain.jobs import JobStatus
 from voicepipe.services.tasks import REGISTRY
 from voicepipe.settings import QUEUES
 
-# PostgreSQL text cannot hold NUL; the pattern keeps such input a 422 and tells schema readers so.
+# PostgreSQL text cannot hold NUL: the pattern tells schema readers, and such a value is refused.
 Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]")
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
