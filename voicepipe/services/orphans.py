@@ -234,18 +234,23 @@ def _keys(entry: RunningEntry) -> list[str]:
             keys.result(entry.job_id)]  # fmt: skip
 
 
+async def release_all(
+    broker: Broker, entries: list[RunningEntry], released_by: str, live: bool = True
+) -> list[Released]:
+    """Release each of `entries` (of lost workers) that is still orphaned."""
+    released = []
+    for entry in entries:
+        reason = f"worker {entry.worker} stopped sending heartbeats"
+        done = await release(broker, entry, released_by, reason, live)
+        if done is not None:
+            released.append(done)
+    return released
+
+
 async def release_orphans(
     broker: Broker, released_by: str, live: bool = True, queues: Collection[str] = QUEUES
 ) -> list[Released]:
-    """Release every running job of every lost worker; what one reaper pass does."""
+    """Release every running job of every lost worker (a reaper pass, less its caution)."""
     entries = await running_entries(broker, queues)
     lost = await lost_workers(broker, {e.worker for e in entries})
-    released = []
-    for entry in entries:
-        if entry.worker in lost:
-            done = await release(
-                broker, entry, released_by, f"worker {entry.worker} was lost", live
-            )
-            if done is not None:
-                released.append(done)
-    return released
+    return await release_all(broker, [e for e in entries if e.worker in lost], released_by, live)

@@ -81,14 +81,10 @@ class Reaper:
         others = [e for e in entries if e.worker != worker.worker_id]
         lost = await orphans.lost_workers(broker, {e.worker for e in others})
         if lost and await self._trusted():
-            for entry in others:
-                if entry.worker in lost:
-                    done = await orphans.release(
-                        broker, entry, worker.worker_id,
-                        f"worker {entry.worker} stopped sending heartbeats", worker.live_events,
-                    )  # fmt: skip
-                    if done is not None:
-                        released.append(done)
+            orphaned = [e for e in others if e.worker in lost]
+            released += await orphans.release_all(
+                broker, orphaned, worker.worker_id, worker.live_events
+            )
         if self.taking_over is None or self.taking_over.done():
             # Apart from the scan: a slow PostgreSQL must not hold up releasing jobs.
             self.taking_over = asyncio.create_task(self._take_over_events(), name="take over")
