@@ -28,6 +28,7 @@ from voicepipe.cli.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.resources import Resources
 from voicepipe.services import workers
+from voicepipe.services.orphans import running_entries
 from voicepipe.services.recorder import record_pending
 from voicepipe.services.tasks import broker_for
 from voicepipe.settings import child_environment
@@ -145,13 +146,16 @@ async def _enqueue(bench: ChaosBench, rng: random.Random) -> list[str]:
 async def _kill_at_random(
     bench: ChaosBench, children: list[Child], rng: random.Random, started: float
 ) -> None:
-    """K kills at random moments over the expected run, each of a worker while the other is live."""
+    """K kills at random moments over the expected run, each of a worker with jobs in hand (if
+    either has any) while the other is live."""
     moments = sorted(rng.uniform(0.1, 0.9) * bench.expected_s() for _ in range(bench.kills))
     for at_s in moments:
         await asyncio.sleep(max(0.0, started + at_s - time.time()))
         await _until(lambda: _all_up(bench, children), 120, "both workers to be up before a kill")
         beats = await _beating(bench)
-        victim = rng.choice(children)
+        busy = {e.worker for e in await running_entries(broker_for(bench.resources), ["default"])}
+        with_jobs = [c for c in children if c.process and beats.get(c.process.pid) in busy]
+        victim = rng.choice(with_jobs or children)
         assert victim.process is not None
         worker_id = beats[victim.process.pid]
         os.kill(victim.process.pid, signal.SIGKILL)
