@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tests.support.api import Api, api_fixture  # noqa: F401
+from tests.support.engine import RunningWorker, job_events
+from tests.support.jobs import broken
 from voicepipe import keys
 from voicepipe.resources import Resources
 from voicepipe.services.recorder import record_pending
@@ -64,3 +66,18 @@ async def test_events_off_and_on_and_restart_without_workers(
     assert await resources.redis.get(keys.EVENTS_ENABLED) == b"1"
     status, body = await api.post("/api/jobs/system/restart-workers", api.admin)
     assert status == 200 and body == {"workers": []}
+
+
+async def test_retry_of_the_whole_dead_letter(api: Api, resources: Resources) -> None:
+    worker = RunningWorker(resources, ["default"])
+    try:
+        failed = [await broken.enqueue() for _ in range(2)]
+        for handle in failed:
+            await job_events(resources, handle.job_id)
+        status, body = await api.post("/api/jobs/failed/retry", api.user, {})
+        assert status == 403
+        status, body = await api.post("/api/jobs/failed/retry", api.admin, {"countdown": 30})
+        assert status == 200 and len(body["new_job_ids"]) == 2
+        assert await resources.redis.zcard(keys.deferred("default")) == 2  # their countdown
+    finally:
+        await worker.close()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from voicepipe.services import control
 from voicepipe.services.control import ActionResult
 from voicepipe.web.api import Call
-from voicepipe.web.models import ActionRequest, EventsState, Purged, PurgeRequest, Restarted
+from voicepipe.web.models import (
+    ActionRequest,
+    EventsState,
+    Purged,
+    PurgeRequest,
+    Restarted,
+    RetriedFailed,
+    RetryFailedRequest,
+)
 
 
 async def job_action(call: Call) -> ActionResult:
@@ -16,6 +24,12 @@ async def job_action(call: Call) -> ActionResult:
     if body.action == "terminate":
         return await control.terminate(call.resources, task_id)
     return await control.retry(call.resources, task_id, body.countdown or 0.0)
+
+
+async def retry_failed(call: Call) -> RetriedFailed:
+    body: RetryFailedRequest = call.body
+    new_ids = await control.retry_all_failed(call.resources, body.countdown or 0.0)
+    return RetriedFailed(new_job_ids=new_ids)
 
 
 async def purge_queue(call: Call) -> Purged:

@@ -177,6 +177,18 @@ class Purged(BaseModel):
     purged: int = Field(description="jobs removed, each recorded as cancelled")
 
 
+class RetryFailedRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    countdown: float | None = Field(
+        default=None, ge=0, le=30 * 86_400, description="seconds before the reruns run"
+    )
+
+
+class RetriedFailed(BaseModel):
+    new_job_ids: list[str] = Field(description="one rerun per job that was in the dead letter")
+
+
 class Restarted(BaseModel):
     workers: list[str] = Field(description="ids of the workers that acknowledged the restart")
 

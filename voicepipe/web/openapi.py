@@ -100,7 +100,9 @@ def _operation(route: Route, schemas: dict[str, Any], refs: Refs) -> dict[str, A
             f"Needs an API token of {'an admin' if route.auth is Auth.ADMIN else 'any user'}."
         )
     if route.body is not None:
-        operation["requestBody"] = {"required": True, **_json(refs[route.body])}
+        # a body whose every field is optional may be left out (it reads as `{}`)
+        required = any(f.is_required() for f in route.body.model_fields.values())
+        operation["requestBody"] = {"required": required, **_json(refs[route.body])}
     return operation
 
 

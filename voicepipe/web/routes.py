@@ -31,6 +31,8 @@ from voicepipe.web.models import (
     PurgeRequest,
     Queues,
     Restarted,
+    RetriedFailed,
+    RetryFailedRequest,
     StatisticsQuery,
     Workers,
 )
@@ -61,6 +63,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jobs/queues", jobs_api.queues, ADMIN, Queues, "Jobs ready, deferred and running per queue"),
     Route("POST", "/api/jobs", jobs_api.enqueue, ADMIN, Enqueued, "Enqueue a registered task by name", group="write", body=EnqueueRequest, status=202),
     Route("POST", "/api/jobs/action/{task_id}", control_api.job_action, ADMIN, ActionResult, "Cancel, terminate or retry a job", group="write", body=ActionRequest, errors=(409,)),
+    Route("POST", "/api/jobs/failed/retry", control_api.retry_failed, ADMIN, RetriedFailed, "Retry every job in the dead letter", group="write", body=RetryFailedRequest),
     Route("POST", "/api/jobs/queue/purge", control_api.purge_queue, ADMIN, Purged, "Remove every job waiting in a queue", group="write", body=PurgeRequest),
     Route("POST", "/api/jobs/system/restart-workers", control_api.restart_workers, ADMIN, Restarted, "Restart every worker gracefully", group="write"),
     Route("POST", "/api/jobs/system/enable-events", control_api.enable_events, ADMIN, EventsState, "Turn live and progress events on", group="write"),
