@@ -21,97 +21,17 @@ from arq.jobs import serialize_result
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
+from voicepipe.services.broker_scripts import (
+    CLAIM,
+    ENQUEUE,
+    FINISH,
+    WAKE_TOKENS_MAX,
+)
 from voicepipe.services.outage import REDIS_DOWN, persist
 
 # Jobs waiting longer than this after their due time are dropped by Redis (arq's default too).
 EXPIRES_EXTRA_MS = 86_400_000
-WAKE_TOKENS_MAX = 256
 REDIS_DOWN_PAUSE_S = 0.5
-
-_ENQUEUE = """
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5] .. ':' .. ARGV[6])
-else
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6])
-end
-redis.call('LPUSH', KEYS[5], '1')
-redis.call('LTRIM', KEYS[5], 0, WAKE_MAX)
-redis.call('XADD', KEYS[6], '*', 'e', ARGV[7])
-if ARGV[8] == '1' and redis.call('GET', KEYS[8]) ~= '0' then redis.call('PUBLISH', KEYS[7], ARGV[7]) end
-return 1
-""".replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
-
-# The cancelled event and the arq-format result of the job whose definition is `payload`.
-RECORD_CANCELLED_LUA = """
-local function record_cancelled(id, payload, queue, now, reason, expires_ms, events, live, enabled)
-  local job = cjson.decode(payload)
-  local event = cjson.encode({event = 'cancelled', job_id = id, task = job.f, queue = queue,
-                              at = now / 1000, try = job.t, priority = job.p, reason = reason})
-  redis.call('XADD', events, '*', 'e', event)
-  if redis.call('GET', enabled) ~= '0' then redis.call('PUBLISH', live, event) end
-  local result = cjson.encode({t = job.t, f = job.f, a = job.a, k = job.k, et = job.et, s = false,
-                               r = {cancelled = true, reason = reason}, st = now, ft = now,
-                               q = 'voicepipe:queue:' .. queue, id = id})
-  redis.call('SET', 'arq:result:' .. id, result, 'PX', expires_ms)
-  redis.call('DEL', 'arq:job:' .. id)
-end
-"""
-
-# A job cancelled while its worker was lost is dropped here instead of started again.
-# KEYS: ready, deferred, running, events, live, stop requests, events-enabled
-# ARGV: now_ms, worker, max_n, aging_ms, queue, live, result expiry ms
-_CLAIM = (
-    RECORD_CANCELLED_LUA
-    + """
-local now = tonumber(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
-for i = 1, #due, 2 do
-  local member = due[i]
-  local sep = string.find(member, ':', 1, true)
-  local priority = tonumber(string.sub(member, 1, sep - 1))
-  redis.call('ZADD', KEYS[1], tonumber(due[i + 1]) - priority * tonumber(ARGV[4]), string.sub(member, sep + 1))
-  redis.call('ZREM', KEYS[2], member)
-end
-local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
-local claimed = {}
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  local payload = redis.call('GET', 'arq:job:' .. id)
-  if payload and redis.call('HDEL', KEYS[6], id) == 1 then
-    record_cancelled(id, payload, ARGV[5], now, 'cancelled by an admin', ARGV[7], KEYS[4], KEYS[5], KEYS[7])
-  elseif payload then
-    local job = cjson.decode(payload)
-    redis.call('HSET', KEYS[3], id, cjson.encode({worker = ARGV[2], started_ms = now, try = job.t, task = job.f}))
-    local event = cjson.encode({event = 'started', job_id = id, task = job.f, queue = ARGV[5],
-                                at = now / 1000, try = job.t, priority = job.p, worker = ARGV[2]})
-    redis.call('XADD', KEYS[4], '*', 'e', event)
-    if ARGV[6] == '1' then redis.call('PUBLISH', KEYS[5], event) end
-    claimed[#claimed + 1] = id
-    claimed[#claimed + 1] = payload
-  end
-end
-local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-return {claimed, first[2] or false}
-"""
-)
-
-# KEYS: events, live, events-enabled   ARGV: result expiry ms, live, then per job:
-# job id, its running hash, its stored result ('' for none), its event
-_FINISH = """
-local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
-  and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0
-for i = 3, #ARGV, 4 do
-  local id = ARGV[i]
-  if ARGV[i + 2] ~= '' then redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1]) end
-  redis.call('DEL', 'arq:job:' .. id)
-  redis.call('HDEL', ARGV[i + 1], id)
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 3])
-  if publish then redis.call('PUBLISH', KEYS[2], ARGV[i + 3]) end
-end
-return #ARGV
-"""
 
 
 def dumps(value: Any) -> bytes:
@@ -161,11 +81,11 @@ class Broker:
         self.redis = redis
         self.aging_ms = aging_ms
         self.result_expires_ms = result_expires_s * 1000
-        self._enqueue = redis.register_script(_ENQUEUE)
+        self._enqueue = redis.register_script(ENQUEUE)
         self._finishing: list[_Finishing] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        self._claim = redis.register_script(_CLAIM)
-        self._finish = redis.register_script(_FINISH)
+        self._claim = redis.register_script(CLAIM)
+        self._finish = redis.register_script(FINISH)
 
     async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
         """Put jobs in their queues; False for a job whose id exists already (nothing changes)."""

@@ -23,7 +23,8 @@ from redis.exceptions import ResponseError
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
-from voicepipe.services.broker import EXPIRES_EXTRA_MS, WAKE_TOKENS_MAX, Broker, dumps, loads
+from voicepipe.services.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads
+from voicepipe.services.broker_scripts import WAKE_TOKENS_MAX
 from voicepipe.settings import QUEUES
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import time
 
 from voicepipe import keys
 from voicepipe.resources import Resources
-from voicepipe.services.broker import RECORD_CANCELLED_LUA
+from voicepipe.services.broker_scripts import RECORD_CANCELLED_LUA
 from voicepipe.settings import QUEUES
 
 PURGE_BATCH = 500
