@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=",".join(QUEUES),
         description="Comma-separated queues a worker serves when --queues is not given.",
     )
+    worker_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="How much lower a worker's CPU priority is than the server's on a shared host.",
+    )
     shutdown_grace_s: float = Field(
         default=10.0,
         ge=0,

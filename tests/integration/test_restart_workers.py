@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -34,6 +35,9 @@ async def test_restart_workers_restarts_each_worker_and_its_supervisor_brings_it
             return ids if len(ids) == 2 else []
 
         before = await eventually(two_workers, timeout_s=60, what="two workers")
+        pids = [int(worker_id.split(":")[1]) for worker_id in before]
+        # the worker processes run at a lower CPU priority than their supervisors (and servers)
+        assert {psutil.Process(pid).nice() for pid in pids} == {os.nice(0) + settings.worker_nice}
         assert await control.restart_workers(resources) == before
 
         async def replaced() -> list[str]:

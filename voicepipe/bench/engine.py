@@ -66,8 +66,9 @@ class EngineBench:
 
     # -- plain arq -------------------------------------------------------------------------
     def _arq_workers(self, n: int) -> list[subprocess.Popen[bytes]]:
-        argv = [sys.executable, "-m", "voicepipe.bench.arq_worker", str(self.resources.settings.redis_url),
-                str(self.concurrency)]  # fmt: skip
+        # arq's workers get the CPU priority voicepipe's give themselves (VOICEPIPE_WORKER_NICE)
+        argv = ["nice", "-n", str(self.resources.settings.worker_nice), sys.executable, "-m",
+                "voicepipe.bench.arq_worker", str(self.resources.settings.redis_url), str(self.concurrency)]  # fmt: skip
         return self._start([[*argv, str(i)] for i in range(n)])
 
     async def arq_throughput(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 
 import click
@@ -111,6 +112,10 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     from voicepipe.worker.runner import WorkerProcess
 
     queues = _queues(settings.worker_queues)
+    if settings.worker_nice:
+        # Batch work yields the CPU to Valkey, PostgreSQL and the web server on a shared host: the
+        # broker is never preempted by the workers waiting on it, and pages stay responsive.
+        os.nice(settings.worker_nice)
     async with ready_resources(settings, postgres_optional=True) as resources:
         process = WorkerProcess(resources, queues, settings.worker_concurrency)
         await process.run(stop)
