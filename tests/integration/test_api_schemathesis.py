@@ -26,10 +26,12 @@ async def test_schemathesis_finds_no_server_error_or_schema_violation(
     admin = await create_user(resources.db, "fuzz@example.org", admin=True)
     unlimited = settings.model_copy(update={"rate_limit_read": 0, "rate_limit_write": 0})
     async with TestServer(init_app(unlimited)) as server:
+        # One worker: with two threads, CPython 3.11 can fail inside hypothesis's ast.parse of lambda
+        # sources ("AST constructor recursion depth mismatch"), a race fixed in later Pythons.
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "schemathesis.cli", "run", str(server.make_url("/api/openapi.json")),
             "--header", f"Authorization: Bearer {admin.token}", "--checks", CHECKS,
-            "--phases", "examples,coverage,fuzzing", "--max-examples", "15", "--workers", "2",
+            "--phases", "examples,coverage,fuzzing", "--max-examples", "15", "--workers", "1",
             "--seed", "1", "--suppress-health-check", "all", "--no-color",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         )  # fmt: skip
