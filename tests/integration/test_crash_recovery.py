@@ -18,8 +18,7 @@ from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.resources import Resources
 from voicepipe.services import workers
-from voicepipe.services.orphans import running_entries
-from voicepipe.services.tasks import broker_for
+from voicepipe.services.running import running_entries
 from voicepipe.settings import Settings
 from voicepipe.tasks.chaos import chaos_nap
 
@@ -55,7 +54,7 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
     )
     handle = await chaos_nap.enqueue(seconds=2.0, run_id="crash")
     entries = await eventually(
-        lambda: running_entries(broker_for(resources), ["default"]), what="the job to start"
+        lambda: running_entries(resources.redis, ["default"]), what="the job to start"
     )
     first_worker = entries[0].worker
     victim = next(w for w in await workers.get_workers(redis) if w["id"] == first_worker)
@@ -65,7 +64,7 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
     killed_at = time.time()
 
     async def started_elsewhere() -> str | None:
-        again = await running_entries(broker_for(resources), ["default"])
+        again = await running_entries(resources.redis, ["default"])
         return again[0].worker if again and again[0].worker != first_worker else None
 
     second_worker = await eventually(

@@ -19,6 +19,7 @@ from voicepipe.services import orphans
 from voicepipe.services.broker import Broker, dumps, loads
 from voicepipe.services.monitoring import get_job_timeline
 from voicepipe.services.recorder import Recorder, record_pending
+from voicepipe.services.running import running_entries
 from voicepipe.services.tasks import JobFailed, broker_for
 from voicepipe.services.workers import write_heartbeat
 from voicepipe.worker.reaper import TRUST_AFTER_S, Reaper
@@ -114,7 +115,7 @@ async def test_a_reaper_trusts_missing_heartbeats_only_after_redis_was_reachable
     await broker.claim("default", GHOST, 1, live=True)
 
     async def old_enough() -> bool:
-        (entry,) = await orphans.running_entries(broker, ["default"])
+        (entry,) = await running_entries(broker.redis, ["default"])
         return time.time() * 1000 - entry.started_ms > orphans.MIN_AGE_MS + 50
 
     # The ghost's recorder had read the job's events and died before recording them.

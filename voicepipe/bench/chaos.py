@@ -28,8 +28,8 @@ from voicepipe.cli.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.resources import Resources
 from voicepipe.services import workers
-from voicepipe.services.orphans import running_entries
 from voicepipe.services.recorder import record_pending
+from voicepipe.services.running import running_entries
 from voicepipe.services.tasks import broker_for
 from voicepipe.settings import child_environment
 from voicepipe.tasks.chaos import chaos_nap
@@ -153,7 +153,7 @@ async def _kill_at_random(
         await asyncio.sleep(max(0.0, started + at_s - time.time()))
         await _until(lambda: _all_up(bench, children), 120, "both workers to be up before a kill")
         beats = await _beating(bench)
-        busy = {e.worker for e in await running_entries(broker_for(bench.resources), ["default"])}
+        busy = {e.worker for e in await running_entries(bench.resources.redis, ["default"])}
         with_jobs = [c for c in children if c.process and beats.get(c.process.pid) in busy]
         victim = rng.choice(with_jobs or children)
         assert victim.process is not None

@@ -43,6 +43,7 @@ from voicepipe.domain.job_views import (
 )
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources
+from voicepipe.services.running import running_entries
 from voicepipe.settings import QUEUES
 
 
@@ -89,24 +90,16 @@ def _from_ms(ms: float) -> datetime:
 
 async def get_active_jobs(resources: Resources) -> list[ActiveJob]:
     """Jobs running now on any worker, longest-running first."""
-    async with resources.redis.pipeline(transaction=False) as pipe:
-        for queue in QUEUES:
-            pipe.hgetall(keys.running(queue))
-        per_queue: list[dict[bytes, bytes]] = await pipe.execute()
-    running = [
-        (queue, job_id.decode(), json.loads(raw))
-        for queue, entries in zip(QUEUES, per_queue, strict=True)
-        for job_id, raw in entries.items()
-    ]
-    known = await jobs_db.jobs_by_ids(resources.db, [job_id for _, job_id, _ in running])
+    running = await running_entries(resources.redis)
+    known = await jobs_db.jobs_by_ids(resources.db, [entry.job_id for entry in running])
     active = []
-    for queue, job_id, entry in running:
-        info = known.get(job_id)
+    for entry in running:
+        info = known.get(entry.job_id)
         active.append(
             ActiveJob(
-                task_id=job_id, task_name=entry.get("task") or (info.task_name if info else "?"),
-                queue=queue, worker=entry.get("worker") or "?", try_number=int(entry.get("try") or 1),
-                started_at=_from_ms(entry["started_ms"]),
+                task_id=entry.job_id, task_name=entry.task or (info.task_name if info else "?"),
+                queue=entry.queue, worker=entry.worker, try_number=entry.try_number,
+                started_at=_from_ms(entry.started_ms),
                 priority=info.priority if info else None, created_at=info.created_at if info else None,
                 progress=info.progress if info else None, args=info.args if info else {},
                 owner_id=info.owner_id if info else None,

@@ -25,6 +25,7 @@ from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
 from voicepipe.services.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads
 from voicepipe.services.broker_scripts import WAKE_TOKENS_MAX
+from voicepipe.services.running import RunningEntry, running_entries
 from voicepipe.settings import QUEUES
 
 log = logging.getLogger(__name__)
@@ -81,46 +82,11 @@ return 1
 
 
 @dataclass(frozen=True)
-class RunningEntry:
-    """One job a worker claimed and has not finished, as `running:<queue>` says."""
-
-    job_id: str
-    queue: str
-    worker: str
-    started_ms: int
-    try_number: int
-    task: str
-
-
-@dataclass(frozen=True)
 class Released:
     """A job put back in its queue because its worker was lost."""
 
     entry: RunningEntry
     try_number: int  # the try it will run as; 0 when it failed instead (lost too often)
-
-
-async def running_entries(broker: Broker, queues: Collection[str] = QUEUES) -> list[RunningEntry]:
-    """Every running entry of `queues`, in one round trip."""
-    async with broker.redis.pipeline(transaction=False) as pipe:
-        for queue in queues:
-            pipe.hgetall(keys.running(queue))
-        replies = await pipe.execute()
-    found = []
-    for queue, entries in zip(queues, replies, strict=True):
-        for job_id, raw in entries.items():
-            data = loads(raw)
-            found.append(
-                RunningEntry(
-                    job_id=job_id.decode() if isinstance(job_id, bytes) else str(job_id),
-                    queue=queue,
-                    worker=str(data.get("worker")),
-                    started_ms=int(data.get("started_ms") or 0),
-                    try_number=int(data.get("try") or 1),
-                    task=str(data.get("task")),
-                )
-            )
-    return found
 
 
 async def lost_workers(broker: Broker, worker_ids: Collection[str]) -> set[str]:
@@ -252,6 +218,6 @@ async def release_orphans(
     broker: Broker, released_by: str, live: bool = True, queues: Collection[str] = QUEUES
 ) -> list[Released]:
     """Release every running job of every lost worker (a reaper pass, less its caution)."""
-    entries = await running_entries(broker, queues)
+    entries = await running_entries(broker.redis, queues)
     lost = await lost_workers(broker, {e.worker for e in entries})
     return await release_all(broker, [e for e in entries if e.worker in lost], released_by, live)

@@ -12,6 +12,7 @@ from typing import Protocol
 from voicepipe.services import orphans
 from voicepipe.services.broker import Broker
 from voicepipe.services.recorder import Recorder
+from voicepipe.services.running import RunningEntry, running_entries
 from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Reaper:
 
     async def _scan(self) -> list[orphans.Released]:
         worker, broker = self.worker, self.worker.broker
-        entries = await orphans.running_entries(broker)
+        entries = await running_entries(broker.redis)
         released: list[orphans.Released] = []
         mine = [e for e in entries if e.worker == worker.worker_id]
         if mine:
@@ -110,7 +111,7 @@ class Reaper:
         server = await self.worker.broker.redis.info("server")
         return float(server.get("uptime_in_seconds", 0)) >= TRUST_AFTER_S
 
-    async def _release_forgotten(self, mine: list[orphans.RunningEntry]) -> list[orphans.Released]:
+    async def _release_forgotten(self, mine: list[RunningEntry]) -> list[orphans.Released]:
         now_ms = int(time.time() * 1000)
         stale = [e for e in mine if now_ms - e.started_ms >= self.own_stale_ms]
         if not stale:
