@@ -214,38 +214,37 @@ class Broker:
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
     ) -> None:
         """Put the job back as deferred with its try number raised; it runs again at `due_ms`."""
-
-        async def write() -> None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(
-                    keys.job(job.job_id),
-                    _next_try(job),
-                    px=due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS,
-                )
-                pipe.zadd(keys.deferred(job.queue), {f"{job.priority}:{job.job_id}": due_ms})
-                pipe.hdel(keys.running(job.queue), job.job_id)
-                pipe.lpush(keys.wake(job.queue), "1")
-                pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
-                events.add_to(pipe, event, live)
-                await pipe.execute()
-
-        await persist("scheduling a retry", write)
+        expire_ms = due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS
+        await self._put_back(
+            job, keys.deferred(job.queue), f"{job.priority}:{job.job_id}", due_ms, expire_ms,
+            event, live, "scheduling a retry",
+        )  # fmt: skip
 
     async def hand_back(self, job: ClaimedJob, event: dict[str, Any], live: bool) -> None:
         """Return an unfinished job to its old place in the queue, as a new try (worker shutting down)."""
         rank = ready_rank_ms(job.priority, job.enqueued_ms, self.aging_ms)
+        await self._put_back(
+            job, keys.queue(job.queue), job.job_id, rank, EXPIRES_EXTRA_MS, event, live,
+            "handing a job back",
+        )  # fmt: skip
+
+    async def _put_back(
+        self, job: ClaimedJob, zset: str, member: str, score: int, expire_ms: int,
+        event: dict[str, Any], live: bool, what: str,
+    ) -> None:  # fmt: skip
+        """One try further: definition rewritten, `member` added to `zset`, running entry gone."""
 
         async def write() -> None:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.job(job.job_id), _next_try(job), px=EXPIRES_EXTRA_MS)
-                pipe.zadd(keys.queue(job.queue), {job.job_id: rank})
+                pipe.set(keys.job(job.job_id), _next_try(job), px=expire_ms)
+                pipe.zadd(zset, {member: score})
                 pipe.hdel(keys.running(job.queue), job.job_id)
                 pipe.lpush(keys.wake(job.queue), "1")
                 pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
                 events.add_to(pipe, event, live)
                 await pipe.execute()
 
-        await persist("handing a job back", write)
+        await persist(what, write)
 
     async def publish(self, event: dict[str, Any], live: bool) -> None:
         """Write a progress event; while Redis is away it is dropped (the next one supersedes it)."""

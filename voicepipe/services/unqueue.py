@@ -42,27 +42,21 @@ _PURGE = (
     RECORD_CANCELLED_LUA
     + """
 local now = tonumber(ARGV[2])
-local removed = 0
-local ready = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[5]) - 1)
-local deferred = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[5]) - 1)
-for _, id in ipairs(ready) do
-  redis.call('ZREM', KEYS[1], id)
-  local payload = redis.call('GET', 'arq:job:' .. id)
-  if payload then
-    record_cancelled(id, payload, ARGV[1], now, ARGV[3], ARGV[4], KEYS[3], KEYS[4], KEYS[5])
-    removed = removed + 1
+local removed, seen = 0, 0
+-- ready members are job ids; deferred ones are "<priority>:<job id>"
+for k = 1, 2 do
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[k], 0, tonumber(ARGV[5]) - 1)) do
+    seen = seen + 1
+    redis.call('ZREM', KEYS[k], member)
+    local id = k == 1 and member or string.sub(member, string.find(member, ':', 1, true) + 1)
+    local payload = redis.call('GET', 'arq:job:' .. id)
+    if payload then
+      record_cancelled(id, payload, ARGV[1], now, ARGV[3], ARGV[4], KEYS[3], KEYS[4], KEYS[5])
+      removed = removed + 1
+    end
   end
 end
-for _, member in ipairs(deferred) do
-  redis.call('ZREM', KEYS[2], member)
-  local id = string.sub(member, string.find(member, ':', 1, true) + 1)
-  local payload = redis.call('GET', 'arq:job:' .. id)
-  if payload then
-    record_cancelled(id, payload, ARGV[1], now, ARGV[3], ARGV[4], KEYS[3], KEYS[4], KEYS[5])
-    removed = removed + 1
-  end
-end
-return {removed, #ready + #deferred}
+return {removed, seen}
 """
 )
 
