@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
-from pathlib import Path
 
 import click
 
 from voicepipe.bench.api import run_api_bench
-from voicepipe.cli.common import command_settings, ready_resources, run
+from voicepipe.cli.bench import bench_settings
+from voicepipe.cli.common import ready_resources, run
 
 
 @click.command("api")
@@ -36,10 +35,7 @@ def api(rows: int, rounds: int, url: str | None, token: str | None, as_json: boo
     Starts its own Valkey, PostgreSQL and web server in a temporary directory unless REDIS_URL and
     DATABASE_URL are set (and --url is given).
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="voicepipe-bench-") as home,
-        command_settings("bench", home=Path(home)) as settings,
-    ):
+    with bench_settings() as settings:
 
         async def main(stop: asyncio.Event) -> None:
             async with ready_resources(settings) as resources:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import tempfile
-from pathlib import Path
 
 import click
 
 from voicepipe.bench.chaos import ChaosBench, run_chaos_bench
-from voicepipe.cli.common import command_settings, ready_resources, run
+from voicepipe.cli.bench import bench_settings, echo_figures
+from voicepipe.cli.common import ready_resources, run
 from voicepipe.embedded.postgres import EmbeddedPostgres
 
 
@@ -38,10 +36,7 @@ def chaos(n_jobs: int, kills: int, concurrency: int, min_s: float, max_s: float,
     Starts its own Valkey and PostgreSQL in a temporary directory unless REDIS_URL and DATABASE_URL
     are set; two `voicepipe worker` processes run under the supervisor, which respawns them.
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="voicepipe-chaos-") as home,
-        command_settings("bench", home=Path(home)) as settings,
-    ):
+    with bench_settings("voicepipe-chaos-") as settings:
         postgres = EmbeddedPostgres(settings.home_dir / "postgres")
         if pg_outage_s and not (postgres.data / "PG_VERSION").exists():
             raise click.UsageError(
@@ -57,10 +52,6 @@ def chaos(n_jobs: int, kills: int, concurrency: int, min_s: float, max_s: float,
                     progress=lambda line: click.echo(f"\n{line}", err=True),
                 )  # fmt: skip
                 figures = await run_chaos_bench(bench)
-            if as_json:
-                click.echo(json.dumps(figures))
-            else:
-                for name, value in figures.items():
-                    click.echo(f"{name:>18}: {value}")
+            echo_figures(figures, as_json, width=18)
 
         run(main)

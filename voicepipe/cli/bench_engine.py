@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import tempfile
-from pathlib import Path
 
 import click
 
 from voicepipe.bench.engine import EngineBench, run_engine_bench
-from voicepipe.cli.common import command_settings, ready_resources, run
+from voicepipe.cli.bench import bench_settings, echo_figures
+from voicepipe.cli.common import ready_resources, run
 
 
 @click.command("engine")
@@ -38,10 +36,7 @@ def engine(n_jobs: int, workers: int, concurrency: int, repeat: int, latency_sam
     Starts its own Valkey and PostgreSQL in a temporary directory unless REDIS_URL and DATABASE_URL
     are set.
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="voicepipe-bench-") as home,
-        command_settings("bench", home=Path(home)) as settings,
-    ):
+    with bench_settings() as settings:
 
         async def main(stop: asyncio.Event) -> None:
             async with ready_resources(settings) as resources:
@@ -49,10 +44,6 @@ def engine(n_jobs: int, workers: int, concurrency: int, repeat: int, latency_sam
                     resources, n_jobs, workers, concurrency, lambda line: click.echo(line, err=True)
                 )
                 figures = await run_engine_bench(bench, repeat, latency_samples, idle_s)
-            if as_json:
-                click.echo(json.dumps(figures))
-            else:
-                for name, value in figures.items():
-                    click.echo(f"{name:>26}: {value}")
+            echo_figures(figures, as_json, width=26)
 
         run(main)
