@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +36,7 @@ YIELD_S = 0.05  # how long the recorder steps aside at a time while jobs are bur
 RETRY_MAX_S = 5.0
 TAKE_OVER_IDLE_MS = 500
 # Errors that one bad event can cause; retrying the same batch would fail forever.
+COMMIT_ATTEMPTS = 5  # a transaction PostgreSQL rolled back (deadlock) is run this often at most
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -236,9 +238,19 @@ class Recorder:
         timeline = [
             (stream_id, raw) for stream_id, event, raw in decoded if event["event"] != "progress"
         ]
-        async with self.resources.db.acquire() as conn, conn.transaction():
-            await jobs_db.upsert_jobs(conn, deltas)
-            await jobs_db.insert_events(conn, timeline)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                async with self.resources.db.acquire() as conn, conn.transaction():
+                    await jobs_db.upsert_jobs(conn, deltas)
+                    await jobs_db.insert_events(conn, timeline)
+                return
+            except asyncpg.TransactionRollbackError as exc:
+                # Two recorders can deadlock on the rollup rows their triggers update; PostgreSQL
+                # rolls one back, and running it again is safe: the fold is idempotent.
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                log.info("recorder %s: %s; committing again", self.consumer, exc)
+                await asyncio.sleep(random.uniform(0, RETRY_MIN_S * attempt))
 
     async def _commit_job_by_job(self, decoded: Decoded) -> None:
         """Record each job on its own, so one unrecordable event loses only its own job's update."""
