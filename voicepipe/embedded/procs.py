@@ -108,7 +108,9 @@ def stop_process(pid: int, timeout_s: float, sig: int = signal.SIGTERM) -> None:
         pass
 
 
-def start_daemon(argv: list[str], log_path: Path, cwd: Path, user: str | None) -> None:
+def start_daemon(
+    argv: list[str], log_path: Path, cwd: Path, user: str | None, env: dict[str, str] | None = None
+) -> None:
     """Start a server as a daemon: own session, parent init, outliving the command that started it.
 
     `setsid --fork` forks once more and exits, so the server is never our child: whoever stops it
@@ -124,7 +126,7 @@ def start_daemon(argv: list[str], log_path: Path, cwd: Path, user: str | None) -
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env=server_environment(),
+            env={**server_environment(), **(env or {})},
             **run_as(user),
         )
 

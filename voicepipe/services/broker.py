@@ -23,8 +23,10 @@ from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
 from voicepipe.services.broker_scripts import (
     CLAIM,
+    CLAIM_MAX,
     ENQUEUE,
     FINISH,
+    FINISH_MAX,
     WAKE_TOKENS_MAX,
 )
 from voicepipe.services.outage import REDIS_DOWN, persist
@@ -114,7 +116,7 @@ class Broker:
     async def claim(
         self, queue: str, worker_id: str, max_n: int, live: bool
     ) -> tuple[list[ClaimedJob], int | None]:
-        """Take up to `max_n` jobs, best rank first; also returns when the next deferred job is due."""
+        """Take up to `max_n` jobs (CLAIM_MAX at most), best rank first; and when the next is due."""
         now_ms = int(time.time() * 1000)
         claimed, next_due = await self._claim(
             keys=[
@@ -129,7 +131,7 @@ class Broker:
             args=[
                 now_ms,
                 worker_id,
-                max_n,
+                min(max_n, CLAIM_MAX),
                 self.aging_ms,
                 queue,
                 int(live),
@@ -183,9 +185,10 @@ class Broker:
 
     def _flush_soon(self) -> None:
         batch, self._finishing = self._finishing, []
-        task = asyncio.create_task(self._flush(batch))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        for start in range(0, len(batch), FINISH_MAX):
+            task = asyncio.create_task(self._flush(batch[start : start + FINISH_MAX]))
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, batch: list[_Finishing]) -> None:
         # One script call for the whole batch: packing one command is far cheaper in redis-py

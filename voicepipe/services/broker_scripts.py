@@ -8,6 +8,10 @@ from __future__ import annotations
 
 # Wake-up tokens kept per queue: enough to wake every idle worker, never a growing list.
 WAKE_TOKENS_MAX = 256
+# Jobs per claim and per finish script: their commands pass one argument per job to Lua's
+# `unpack`, whose stack holds 8000.
+CLAIM_MAX = 1000
+FINISH_MAX = 500
 
 # KEYS: job, result, ready, deferred, wake, events, live, events-enabled
 # ARGV: definition, expiry ms, deferred?, score, priority, job id, queued event, live
@@ -43,19 +47,28 @@ end
 """
 
 # A job cancelled while its worker was lost is dropped here instead of started again.
+# Commands are batched: one ZADD and one ZREMRANGEBYRANK move every due deferred job, one MGET
+# reads the definitions and one HSET writes the running entries. A call from Lua costs Valkey
+# more than the command itself, so per-job calls are kept to the event's XADD.
 # KEYS: ready, deferred, running, events, live, stop requests, events-enabled
-# ARGV: now_ms, worker, max_n, aging_ms, queue, live, result expiry ms
+# ARGV: now_ms, worker, max_n (at most CLAIM_MAX), aging_ms, queue, live, result expiry ms
 CLAIM = (
     RECORD_CANCELLED_LUA
     + """
 local now = tonumber(ARGV[1])
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
-for i = 1, #due, 2 do
-  local member = due[i]
-  local sep = string.find(member, ':', 1, true)
-  local priority = tonumber(string.sub(member, 1, sep - 1))
-  redis.call('ZADD', KEYS[1], tonumber(due[i + 1]) - priority * tonumber(ARGV[4]), string.sub(member, sep + 1))
-  redis.call('ZREM', KEYS[2], member)
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, CLAIM_MAX)
+if #due > 0 then
+  local ranked = {}
+  for i = 1, #due, 2 do
+    local member = due[i]
+    local sep = string.find(member, ':', 1, true)
+    local priority = tonumber(string.sub(member, 1, sep - 1))
+    ranked[i] = tonumber(due[i + 1]) - priority * tonumber(ARGV[4])
+    ranked[i + 1] = string.sub(member, sep + 1)
+  end
+  redis.call('ZADD', KEYS[1], unpack(ranked))
+  -- the due members are the lowest-ranked ones, exactly those just read
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #due / 2 - 1)
 end
 local publish = ARGV[6] == '1' and redis.call('PUBSUB', 'NUMSUB', KEYS[5])[2] > 0
 -- The running entry and the started event, as JSON. Written out by hand when every value is a
@@ -82,37 +95,51 @@ local function started(id, payload)
 end
 local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
 local claimed = {}
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  local payload = redis.call('GET', 'arq:job:' .. id)
-  if payload and redis.call('HDEL', KEYS[6], id) == 1 then
-    record_cancelled(id, payload, ARGV[5], now, 'cancelled by an admin', ARGV[7], KEYS[4], KEYS[5], KEYS[7])
-  elseif payload then
-    local entry, event = started(id, payload)
-    redis.call('HSET', KEYS[3], id, entry)
-    redis.call('XADD', KEYS[4], '*', 'e', event)
-    if publish then redis.call('PUBLISH', KEYS[5], event) end
-    claimed[#claimed + 1] = id
-    claimed[#claimed + 1] = payload
+if #popped > 0 then
+  local job_keys = {}
+  for i = 1, #popped, 2 do job_keys[#job_keys + 1] = 'arq:job:' .. popped[i] end
+  local payloads = redis.call('MGET', unpack(job_keys))
+  local stops = redis.call('HLEN', KEYS[6]) > 0
+  local entries = {}
+  for i = 1, #payloads do
+    local id, payload = popped[2 * i - 1], payloads[i]
+    if payload and stops and redis.call('HDEL', KEYS[6], id) == 1 then
+      record_cancelled(id, payload, ARGV[5], now, 'cancelled by an admin', ARGV[7], KEYS[4], KEYS[5], KEYS[7])
+    elseif payload then
+      local entry, event = started(id, payload)
+      entries[#entries + 1] = id
+      entries[#entries + 1] = entry
+      redis.call('XADD', KEYS[4], '*', 'e', event)
+      if publish then redis.call('PUBLISH', KEYS[5], event) end
+      claimed[#claimed + 1] = id
+      claimed[#claimed + 1] = payload
+    end
   end
+  if #entries > 0 then redis.call('HSET', KEYS[3], unpack(entries)) end
 end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return {claimed, first[2] or false}
 """
-)
+).replace("CLAIM_MAX", str(CLAIM_MAX))
 
-# KEYS: events, live, events-enabled   ARGV: result expiry ms, live, then per job:
-# job id, its running hash, its stored result ('' for none), its event
+# KEYS: events, live, events-enabled   ARGV: result expiry ms, live, then per job (at most
+# FINISH_MAX jobs): job id, its running hash, its stored result ('' for none), its event.
+# The definitions go in one DEL and the running entries in one HDEL per queue.
 FINISH = """
 local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
   and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0
+local definitions, running = {}, {}
 for i = 3, #ARGV, 4 do
   local id = ARGV[i]
   if ARGV[i + 2] ~= '' then redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1]) end
-  redis.call('DEL', 'arq:job:' .. id)
-  redis.call('HDEL', ARGV[i + 1], id)
+  definitions[#definitions + 1] = 'arq:job:' .. id
+  local ids = running[ARGV[i + 1]]
+  if not ids then ids = {}; running[ARGV[i + 1]] = ids end
+  ids[#ids + 1] = id
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 3])
   if publish then redis.call('PUBLISH', KEYS[2], ARGV[i + 3]) end
 end
-return #ARGV
+if #definitions > 0 then redis.call('DEL', unpack(definitions)) end
+for hash, ids in pairs(running) do redis.call('HDEL', hash, unpack(ids)) end
+return #definitions
 """
