@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from voicepipe.services.broker_scripts import (
     WAKE_TOKENS_MAX,
 )
 from voicepipe.services.outage import REDIS_DOWN, persist
+
+log = logging.getLogger(__name__)
 
 # Jobs waiting longer than this after their due time are dropped by Redis (arq's default too).
 EXPIRES_EXTRA_MS = 86_400_000
@@ -73,7 +76,7 @@ class ClaimedJob:
     started_ms: int
 
 
-_Finishing = tuple["ClaimedJob", bytes | None, dict[str, Any], bool, "asyncio.Future[None]"]
+_Finishing = tuple["ClaimedJob", bytes | None, dict[str, Any], bool]
 
 
 class Broker:
@@ -163,13 +166,16 @@ class Broker:
         except REDIS_DOWN:  # restarting: look again in a moment
             await asyncio.sleep(min(timeout_s, REDIS_DOWN_PAUSE_S))
 
-    async def finish(
+    def finish(
         self, job: ClaimedJob, success: bool, result: Any, event: dict[str, Any], live: bool
     ) -> None:
-        """Store the result (arq's format), drop the job definition and its running entry, record the event.
+        """Queue the job's outcome: its result stored (arq's format), its definition, running entry
+        and any stop request dropped, its event recorded.
 
-        Jobs finishing in the same turn of the event loop share one transaction: under load that is
-        one round trip for many jobs instead of one each.
+        The outcome is written in the background, together with every other one queued in the same
+        turn of the event loop: one script call for many jobs. The worker need not wait for it to
+        take its next job; until it is written the job's running entry stays, so a worker lost
+        meanwhile has the job run again (at least once, as always). `writes_done` waits for it.
         """
         finished_ms = int(time.time() * 1000)
         stored = serialize_result(
@@ -177,11 +183,17 @@ class Broker:
             job.started_ms, finished_ms, f"{job.job_id}:{job.task}", keys.queue(job.queue), job.job_id,
             serializer=dumps,
         )  # fmt: skip
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishing.append((job, stored, event, live, done))
+        self._finishing.append((job, stored, event, live))
         if len(self._finishing) == 1:
             asyncio.get_running_loop().call_soon(self._flush_soon)
-        await done
+
+    async def writes_done(self) -> None:
+        """Wait until every queued outcome is written (or has failed and been logged)."""
+        while self._finishing or self._flushes:
+            if self._flushes:
+                await asyncio.wait(set(self._flushes))
+            else:
+                await asyncio.sleep(0)  # the flush is scheduled for this turn of the loop
 
     def _flush_soon(self) -> None:
         batch, self._finishing = self._finishing, []
@@ -194,24 +206,22 @@ class Broker:
         # One script call for the whole batch: packing one command is far cheaper in redis-py
         # than packing five per job, and the script is atomic like a transaction.
         args: list[Any] = [self.result_expires_ms, int(any(item[3] for item in batch))]
-        for job, stored, event, _, _ in batch:
+        for job, stored, event, _ in batch:
             args += (job.job_id, keys.running(job.queue), stored or b"", events.encode(event))
 
         async def write() -> None:
-            await self._finish(keys=[keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED], args=args)
+            await self._finish(
+                keys=[keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED, keys.STOP_REQUESTS], args=args
+            )
 
         try:
             await persist("finishing jobs", write)
-        except BaseException as exc:
-            for *_, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            for *_, done in batch:
-                if not done.done():
-                    done.set_result(None)
+        except Exception:
+            log.exception(
+                "could not write the outcome of %d job(s) (%s); they stay in their running hash",
+                len(batch),
+                ", ".join(job.job_id for job, *_ in batch[:5]),
+            )
 
     async def retry_later(
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool

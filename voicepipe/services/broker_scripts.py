@@ -122,24 +122,27 @@ return {claimed, first[2] or false}
 """
 ).replace("CLAIM_MAX", str(CLAIM_MAX))
 
-# KEYS: events, live, events-enabled   ARGV: result expiry ms, live, then per job (at most
-# FINISH_MAX jobs): job id, its running hash, its stored result ('' for none), its event.
-# The definitions go in one DEL and the running entries in one HDEL per queue.
+# KEYS: events, live, events-enabled, stop requests   ARGV: result expiry ms, live, then per job
+# (at most FINISH_MAX jobs): job id, its running hash, its stored result ('' for none), its event.
+# The definitions go in one DEL, the running entries in one HDEL per queue; a stop request for a
+# finished job has nothing left to stop and goes too.
 FINISH = """
 local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
   and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0
-local definitions, running = {}, {}
+local definitions, ids, running = {}, {}, {}
 for i = 3, #ARGV, 4 do
   local id = ARGV[i]
   if ARGV[i + 2] ~= '' then redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1]) end
   definitions[#definitions + 1] = 'arq:job:' .. id
-  local ids = running[ARGV[i + 1]]
-  if not ids then ids = {}; running[ARGV[i + 1]] = ids end
   ids[#ids + 1] = id
+  local in_hash = running[ARGV[i + 1]]
+  if not in_hash then in_hash = {}; running[ARGV[i + 1]] = in_hash end
+  in_hash[#in_hash + 1] = id
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 3])
   if publish then redis.call('PUBLISH', KEYS[2], ARGV[i + 3]) end
 end
 if #definitions > 0 then redis.call('DEL', unpack(definitions)) end
-for hash, ids in pairs(running) do redis.call('HDEL', hash, unpack(ids)) end
+for hash, in_hash in pairs(running) do redis.call('HDEL', hash, unpack(in_hash)) end
+if #ids > 0 and redis.call('HLEN', KEYS[4]) > 0 then redis.call('HDEL', KEYS[4], unpack(ids)) end
 return #definitions
 """

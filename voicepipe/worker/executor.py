@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from voicepipe import keys
 from voicepipe.domain.jobs import backoff_delay_s
 from voicepipe.errors import JobCancelled, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from voicepipe.resources import Resources
@@ -177,7 +176,7 @@ class Executor:
         if outcome.kind == "success":
             self.counters["processed"] += 1
             event = self._event(job, "success", result=outcome.result, runtime_s=runtime_s)
-            await self.broker.finish(job, True, outcome.result, event, live)
+            self.broker.finish(job, True, outcome.result, event, live)
         elif outcome.kind == "retry":
             self.counters["retried"] += 1
             due_ms = int((time.time() + outcome.retry_in_s) * 1000)
@@ -191,10 +190,7 @@ class Executor:
             self.counters["cancelled"] += 1
             reason = outcome.error or "cancelled"
             event = self._event(job, "cancelled", reason=reason, runtime_s=runtime_s)
-            await self.broker.finish(job, False, {"cancelled": True, "reason": reason}, event, live)
-            async with self.resources.redis.pipeline(transaction=False) as pipe:
-                pipe.hdel(keys.STOP_REQUESTS, job.job_id)
-                await pipe.execute()
+            self.broker.finish(job, False, {"cancelled": True, "reason": reason}, event, live)
             log.info("job %s (%s) %s", job.job_id, job.task, reason)
         else:
             self.counters["failed"] += 1
@@ -205,7 +201,7 @@ class Executor:
                 traceback=outcome.traceback,
                 runtime_s=runtime_s,
             )
-            await self.broker.finish(job, False, {"error": outcome.error}, event, live)
+            self.broker.finish(job, False, {"error": outcome.error}, event, live)
             log.warning(
                 "job %s (%s) failed on try %d: %s",
                 job.job_id,
