@@ -20,13 +20,15 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import psutil
 from arq.connections import ArqRedis
+from arq.constants import result_key_prefix
 from arq.jobs import deserialize_result
+from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.bench.arq_worker import BASELINE_QUEUE, health_check_key
@@ -51,6 +53,26 @@ class EngineBench:
     workers: int
     concurrency: int
     say: Progress
+    leftovers: list[str] = field(default_factory=list)  # the last round's result keys
+
+    async def _fresh_server(self) -> None:
+        """Start every round alike: the last round's results gone and the append-only file
+        compacted. Otherwise Valkey's automatic rewrite (a forked child busy on a core for a
+        while) lands in some rounds and not others, by how much earlier rounds wrote."""
+        redis = self.resources.redis
+        for start in range(0, len(self.leftovers), 1000):
+            await redis.unlink(*self.leftovers[start : start + 1000])
+        self.leftovers.clear()
+        if (await redis.config_get("appendonly")).get("appendonly") != "yes":
+            return
+        with contextlib.suppress(ResponseError):  # one is running already: wait for it below
+            await redis.execute_command("BGREWRITEAOF")  # type: ignore[no-untyped-call]
+
+        async def rewritten() -> bool:
+            info = await redis.info("persistence")
+            return not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
+
+        await _until(rewritten, 120, "the append-only file rewrite", every_s=0.05)
 
     def _env(self) -> dict[str, str]:
         return child_environment(self.resources.settings, {"VOICEPIPE_LOG_LEVEL": "WARNING"})
@@ -73,6 +95,7 @@ class EngineBench:
 
     async def arq_throughput(self) -> float:
         redis = self.resources.redis
+        await self._fresh_server()
         procs = self._arq_workers(self.workers)
         try:
             await _until(lambda: _arq_ready(redis, self.workers), 60, "arq workers to start")
@@ -86,6 +109,7 @@ class EngineBench:
                 ))  # fmt: skip
             if time.time() > due:
                 self.say("  warning: arq's enqueueing overran the due time; its figure includes it")
+            self.leftovers.extend(result_key_prefix + i for i in ids)
             finished = await _finish_times(
                 redis, ids, lambda: _arq_drained(redis), deserializer=None
             )
@@ -121,6 +145,7 @@ class EngineBench:
         The workers keep running until their recorders have caught up: history is part of the work.
         """
         redis = self.resources.redis
+        await self._fresh_server()
         procs = self._voicepipe_workers(self.workers)
         try:
             await _until(
@@ -135,6 +160,7 @@ class EngineBench:
             if time.time() > due:
                 self.say("  warning: enqueueing overran the due time; the figure includes it")
             ids = [s.job_id for s in specs]
+            self.leftovers.extend(keys.result(i) for i in ids)
             finished = await _finish_times(
                 redis, ids, lambda: _voicepipe_drained(redis), deserializer=broker_module.loads
             )
