@@ -14,8 +14,10 @@ from voicepipe.services.tasks import broker_for
 async def _evalsha_calls(resources: Resources) -> int:
     """Script runs that got through (the first of a script is refused: NOSCRIPT, then loaded)."""
     stats = (await resources.redis.info("commandstats")).get("cmdstat_evalsha", {})
-    return int(stats.get("calls", 0)) - int(stats.get("rejected_calls", 0)) - int(
-        stats.get("failed_calls", 0)
+    return (
+        int(stats.get("calls", 0))
+        - int(stats.get("rejected_calls", 0))
+        - int(stats.get("failed_calls", 0))
     )
 
 
