@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout
 
 from voicepipe.bench.api_rows import job_rows, utc_now
+from voicepipe.bench.waiting import percentile
 from voicepipe.db import bulk
 from voicepipe.embedded.procs import free_port
 from voicepipe.resources import Resources
@@ -88,12 +89,7 @@ class Timings:
         self.samples_ms.setdefault(name, []).append(ms)
 
     def summary(self, pct: float) -> dict[str, float]:
-        return {name: round(_percentile(v, pct), 2) for name, v in sorted(self.samples_ms.items())}
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+        return {name: round(percentile(v, pct), 2) for name, v in sorted(self.samples_ms.items())}
 
 
 async def _timed(

@@ -24,6 +24,7 @@ from typing import Any
 
 from voicepipe import keys
 from voicepipe.bench.chaos_report import outcomes, recoveries
+from voicepipe.bench.waiting import until
 from voicepipe.cli.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.resources import Resources
@@ -76,7 +77,7 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
     stop_supervising = asyncio.Event()
     supervising = asyncio.create_task(supervisor.run(stop_supervising), name="supervisor")
     try:
-        await _until(lambda: _all_up(bench, children), 60, "two workers to start")
+        await until(lambda: _all_up(bench, children), 60, "two workers to start", every_s=0.05)
         ids = await _enqueue(bench, rng)
         started = time.time()
         chaos = asyncio.create_task(_kill_at_random(bench, children, rng, started))
@@ -87,7 +88,12 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         await asyncio.gather(chaos, outage, return_exceptions=True)
         # The workers' own recorders bring the history up to date (after an outage too).
         with contextlib.suppress(TimeoutError):
-            await _until(lambda: _all_recorded(bench, ids), 120, "the workers to record every job")
+            await until(
+                lambda: _all_recorded(bench, ids),
+                120,
+                "the workers to record every job",
+                every_s=0.05,
+            )
         # From the last job's end, or PostgreSQL's return if later, to every job recorded.
         history_lag_s = time.time() - max(started + finished_s, bench.pg_back_at)
     finally:
@@ -151,7 +157,12 @@ async def _kill_at_random(
     moments = sorted(rng.uniform(0.1, 0.9) * bench.expected_s() for _ in range(bench.kills))
     for at_s in moments:
         await asyncio.sleep(max(0.0, started + at_s - time.time()))
-        await _until(lambda: _all_up(bench, children), 120, "both workers to be up before a kill")
+        await until(
+            lambda: _all_up(bench, children),
+            120,
+            "both workers to be up before a kill",
+            every_s=0.05,
+        )
         beats = await _beating(bench)
         busy = {e.worker for e in await running_entries(bench.resources.redis, ["default"])}
         with_jobs = [c for c in children if c.process and beats.get(c.process.pid) in busy]
@@ -219,11 +230,3 @@ async def _all_up(bench: ChaosBench, children: list[Child]) -> bool:
         c.process is not None and c.process.pid in beats and c.process.pid not in bench.killed_pids
         for c in children
     )
-
-
-async def _until(probe: Callable[[], Any], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.bench.arq_worker import BASELINE_QUEUE, health_check_key
+from voicepipe.bench.waiting import percentile, until
 from voicepipe.db.jobs import count_with_status
 from voicepipe.resources import Resources
 from voicepipe.services import broker as broker_module
@@ -72,7 +73,7 @@ class EngineBench:
             info = await redis.info("persistence")
             return not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
 
-        await _until(rewritten, 120, "the append-only file rewrite", every_s=0.05)
+        await until(rewritten, 120, "the append-only file rewrite", every_s=0.05)
 
     def _env(self) -> dict[str, str]:
         return child_environment(self.resources.settings, {"VOICEPIPE_LOG_LEVEL": "WARNING"})
@@ -98,7 +99,7 @@ class EngineBench:
         await self._fresh_server()
         procs = self._arq_workers(self.workers)
         try:
-            await _until(lambda: _arq_ready(redis, self.workers), 60, "arq workers to start")
+            await until(lambda: _arq_ready(redis, self.workers), 60, "arq workers to start")
             due = time.time() + 1.0 + self.jobs / ENQUEUE_PLAN_PER_S
             ids = [f"arq-bench-{uuid.uuid4().hex}" for _ in range(self.jobs)]
             for start in range(0, self.jobs, 500):
@@ -121,7 +122,7 @@ class EngineBench:
         redis = self.resources.redis
         procs = self._arq_workers(1)
         try:
-            await _until(lambda: _arq_ready(redis, 1), 60, "an arq worker to start")
+            await until(lambda: _arq_ready(redis, 1), 60, "an arq worker to start")
             latencies = []
             for _ in range(samples):
                 sent = time.time()
@@ -148,7 +149,7 @@ class EngineBench:
         await self._fresh_server()
         procs = self._voicepipe_workers(self.workers)
         try:
-            await _until(
+            await until(
                 lambda: _voicepipe_ready(redis, self.workers), 60, "voicepipe workers to start"
             )
             due = time.time() + 1.0 + self.jobs / ENQUEUE_PLAN_PER_S
@@ -175,9 +176,7 @@ class EngineBench:
     ) -> tuple[list[float], float]:
         procs = self._voicepipe_workers(1)
         try:
-            await _until(
-                lambda: _voicepipe_ready(self.resources.redis, 1), 60, "a voicepipe worker"
-            )
+            await until(lambda: _voicepipe_ready(self.resources.redis, 1), 60, "a voicepipe worker")
             latencies = []
             for _ in range(samples):
                 sent = time.time()
@@ -200,7 +199,7 @@ class EngineBench:
 
         with contextlib.suppress(TimeoutError):  # report how many made it instead
             # a count over every id is not free: ask four times a second, not fifty
-            await _until(all_there, timeout_s, "every job to be recorded", every_s=0.25)
+            await until(all_there, timeout_s, "every job to be recorded", every_s=0.25)
         return await count_with_status(self.resources.db, ids, "success")
 
 
@@ -231,28 +230,13 @@ async def run_engine_bench(
         "voicepipe_jobs_per_s": round(vp_median, 1),
         "throughput_ratio_vs_arq": round(vp_median / arq_median, 3),
         "voicepipe_recorded_jobs_per_s": round(statistics.median(recorded_rates), 1),
-        "arq_latency_p50_ms": round(_percentile(arq_latency, 50), 3),
-        "latency_p50_ms": round(_percentile(vp_latency, 50), 3),
-        "latency_p99_ms": round(_percentile(vp_latency, 99), 3),
+        "arq_latency_p50_ms": round(percentile(arq_latency, 50), 3),
+        "latency_p50_ms": round(percentile(vp_latency, 50), 3),
+        "latency_p99_ms": round(percentile(vp_latency, 99), 3),
         "idle_cpu_pct": round(idle_pct, 3),
         "jobs_recorded": min(recorded),
         "cpu_count": os.cpu_count(),
     }
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-async def _until(
-    probe: Callable[[], Awaitable[bool]], timeout_s: float, what: str, every_s: float = 0.02
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(every_s)
 
 
 async def _arq_ready(redis: ArqRedis, n: int) -> bool:
@@ -267,7 +251,7 @@ async def _finish_times(
     redis: ArqRedis, ids: list[str], drained: Callable[[], Awaitable[bool]], deserializer: Any
 ) -> list[float]:
     """Wait until the queue is drained (a cheap check), then read every job's finish time."""
-    await _until(drained, 600, "the queue to drain")
+    await until(drained, 600, "the queue to drain")
     finished: list[float] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
