@@ -76,7 +76,7 @@ class ClaimedJob:
     started_ms: int
 
 
-_Finishing = tuple["ClaimedJob", bytes | None, dict[str, Any], bool]
+_Finishing = tuple["ClaimedJob", bytes, dict[str, Any], bool]
 
 
 class Broker:
@@ -177,11 +177,9 @@ class Broker:
         take its next job; until it is written the job's running entry stays, so a worker lost
         meanwhile has the job run again (at least once, as always). `writes_done` waits for it.
         """
-        finished_ms = int(time.time() * 1000)
-        stored = serialize_result(
-            job.task, (), job.kwargs, job.try_number, job.enqueued_ms, success, result,
-            job.started_ms, finished_ms, f"{job.job_id}:{job.task}", keys.queue(job.queue), job.job_id,
-            serializer=dumps,
+        stored = stored_result(
+            job.job_id, job.task, job.kwargs, job.try_number, job.enqueued_ms, job.queue, success,
+            result, job.started_ms, int(time.time() * 1000),
         )  # fmt: skip
         self._finishing.append((job, stored, event, live))
         if len(self._finishing) == 1:
@@ -207,7 +205,7 @@ class Broker:
         # than packing five per job, and the script is atomic like a transaction.
         args: list[Any] = [self.result_expires_ms, int(any(item[3] for item in batch))]
         for job, stored, event, _ in batch:
-            args += (job.job_id, keys.running(job.queue), stored or b"", events.encode(event))
+            args += (job.job_id, keys.running(job.queue), stored, events.encode(event))
 
         async def write() -> None:
             await self._finish(
@@ -267,6 +265,19 @@ class Broker:
                 await pipe.execute()
         except REDIS_DOWN:
             pass
+
+
+def stored_result(
+    job_id: str, task: str, kwargs: dict[str, Any], try_number: int, enqueued_ms: int, queue: str,
+    success: bool, result: Any, started_ms: int, finished_ms: int,
+) -> bytes:  # fmt: skip
+    """A finished job's result in arq's format, as `arq:result:<id>` holds it."""
+    stored = serialize_result(
+        task, (), kwargs, try_number, enqueued_ms, success, result, started_ms, finished_ms,
+        f"{job_id}:{task}", keys.queue(queue), job_id, serializer=dumps,
+    )  # fmt: skip
+    assert stored is not None  # dumps turns anything into JSON (default=str)
+    return stored
 
 
 def definition(

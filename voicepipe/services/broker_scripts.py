@@ -123,7 +123,7 @@ return {claimed, first[2] or false}
 ).replace("CLAIM_MAX", str(CLAIM_MAX))
 
 # KEYS: events, live, events-enabled, stop requests   ARGV: result expiry ms, live, then per job
-# (at most FINISH_MAX jobs): job id, its running hash, its stored result ('' for none), its event.
+# (at most FINISH_MAX jobs): job id, its running hash, its stored result, its event.
 # The definitions go in one DEL, the running entries in one HDEL per queue; a stop request for a
 # finished job has nothing left to stop and goes too.
 FINISH = """
@@ -132,7 +132,7 @@ local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
 local definitions, ids, running = {}, {}, {}
 for i = 3, #ARGV, 4 do
   local id = ARGV[i]
-  if ARGV[i + 2] ~= '' then redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1]) end
+  redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1])
   definitions[#definitions + 1] = 'arq:job:' .. id
   ids[#ids + 1] = id
   local in_hash = running[ARGV[i + 1]]

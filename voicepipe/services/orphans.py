@@ -17,13 +17,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from arq.jobs import serialize_result
 from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.services import events
-from voicepipe.services.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads
+from voicepipe.services.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads, stored_result
 from voicepipe.services.broker_scripts import WAKE_TOKENS_MAX
 from voicepipe.services.running import RunningEntry, running_entries
 from voicepipe.settings import QUEUES
@@ -169,12 +168,10 @@ async def _give_up(
     error = (f"{WORKER_LOST}: {reason}; its worker was lost {MAX_LOSSES + 1} times in a row "
              "running it, so it is not run again")  # fmt: skip
     event = events.make_event("failure", error=error, runtime_s=None, **common)
-    stored = serialize_result(
-        job["f"], (), job["k"], int(job["t"]), int(job["et"]), False, {"error": error},
-        entry.started_ms, now_ms, f"{entry.job_id}:{job['f']}", keys.queue(entry.queue),
-        entry.job_id, serializer=dumps,
+    stored = stored_result(
+        entry.job_id, job["f"], job["k"], int(job["t"]), int(job["et"]), entry.queue, False,
+        {"error": error}, entry.started_ms, now_ms,
     )  # fmt: skip
-    assert stored is not None  # our serializer turns anything into JSON (default=str)
     done = await broker.redis.register_script(_GIVE_UP)(
         keys=_keys(entry),
         args=[entry.job_id, entry.worker, raw, stored, 0, events.encode(event), int(live), now_ms,
