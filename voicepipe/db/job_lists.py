@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from voicepipe.db.jobs import JOB_COLUMNS, Conn
+from voicepipe.db.jobs import JOB_COLUMNS, Conn, job_info
 from voicepipe.domain.job_info import JobFilters, JobInfo
 
 ORDER = "ORDER BY created_at DESC, task_id DESC"
@@ -24,10 +24,6 @@ class _Params(list[Any]):
     def add(self, value: Any) -> str:
         self.append(value)
         return f"${len(self)}"
-
-
-def _info(row: asyncpg.Record) -> JobInfo:
-    return JobInfo.model_validate(dict(row))
 
 
 def _like(term: str) -> str:
@@ -71,7 +67,7 @@ async def list_jobs(
     params = _Params()
     where = _where(_conditions(filters, after, params))
     sql = f"SELECT {JOB_COLUMNS} FROM jobs {where} {ORDER} LIMIT {params.add(limit)}"
-    return [_info(row) for row in await conn.fetch(sql, *params)]
+    return [job_info(row) for row in await conn.fetch(sql, *params)]
 
 
 async def _search(
@@ -93,7 +89,7 @@ async def _search(
                         {ORDER} LIMIT {params.add(probe_rows)}) AS newest
                     WHERE hit {ORDER} LIMIT {params.add(limit)}"""
     async with _connection(pool) as conn:
-        found = [_info(row) for row in await conn.fetch(probe_sql, *params)]
+        found = [job_info(row) for row in await conn.fetch(probe_sql, *params)]
         if len(found) == limit:
             return found
         at = _Params()
@@ -110,7 +106,7 @@ async def _search(
             # Only the trigram index finds a rare text fast; keep the planner off the ordered scan.
             await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
             more = await conn.fetch(sql, *rest)
-    return found + [_info(row) for row in more]
+    return found + [job_info(row) for row in more]
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ from typing import TypeAlias
 
 import asyncpg
 
-from voicepipe.db.job_stats import LIVE_STATUSES, FinishedCounts
+from voicepipe.db.job_stats import LIVE_STATUSES, FinishedCounts, owner_clause
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 HOUR = timedelta(hours=1)
@@ -39,7 +39,7 @@ async def finished_counts(
     """Jobs finished in [since, until) by final status, and per task and per queue; only
     `owner_id`'s when given (counted from the rows: the rollups know no owners)."""
     first, last = whole_hours(since, until) if owner_id is None else (until, until)
-    owner = "" if owner_id is None else "AND owner_id = $5"
+    owner, owner_args = owner_clause(owner_id, 5)
     rows = await conn.fetch(
         f"""WITH parts AS (
                 SELECT status, task_name, queue, count(*) AS n
@@ -52,7 +52,7 @@ async def finished_counts(
                    sum(n)::int8 AS n
             FROM parts GROUP BY GROUPING SETS ((status), (status, task_name), (status, queue))
             HAVING sum(n) <> 0""",
-        since, until, first, last, *([] if owner_id is None else [owner_id]),
+        since, until, first, last, *owner_args,
     )  # fmt: skip
     counts = FinishedCounts({}, {}, {})
     for row in rows:

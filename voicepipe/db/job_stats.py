@@ -21,13 +21,14 @@ class FinishedCounts:
     by_queue: dict[str, dict[str, int]]
 
 
-def _owner(owner_id: int | None, param: int) -> tuple[str, list[int]]:
+def owner_clause(owner_id: int | None, param: int) -> tuple[str, list[int]]:
+    """`AND owner_id = $param` and its argument when `owner_id` is given, else nothing."""
     return ("", []) if owner_id is None else (f"AND owner_id = ${param}", [owner_id])
 
 
 async def live_counts(conn: Conn, owner_id: int | None = None) -> dict[str, int]:
     """Jobs not finished yet, by status (the backlog is small next to history)."""
-    owner, args = _owner(owner_id, 2)
+    owner, args = owner_clause(owner_id, 2)
     rows = await conn.fetch(
         f"""SELECT status, count(*)::int AS n FROM jobs WHERE status = ANY($1::text[]) {owner}
             GROUP BY status""",
@@ -49,7 +50,7 @@ async def durations(
     conn: Conn, since: datetime, until: datetime, owner_id: int | None = None
 ) -> Durations:
     """Run time (completed - started) and wait time (started - due) of jobs finished in the window."""
-    owner, args = _owner(owner_id, 4)
+    owner, args = owner_clause(owner_id, 4)
     row = await conn.fetchrow(
         f"""SELECT percentile_cont($3::float8[]) WITHIN GROUP
                       (ORDER BY extract(epoch FROM completed_at - started_at)::float8) AS runtime_s,

@@ -159,20 +159,20 @@ def _clean_json_text(raw: str) -> str:
     return _json(json.loads(raw)) or "null"
 
 
-def _info(row: asyncpg.Record) -> JobInfo:
+def job_info(row: asyncpg.Record) -> JobInfo:
     return JobInfo.model_validate(dict(row))
 
 
 async def job_by_id(conn: Conn, job_id: str) -> JobInfo | None:
     row = await conn.fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = $1", job_id)
-    return _info(row) if row else None
+    return job_info(row) if row else None
 
 
 async def jobs_by_ids(conn: Conn, job_ids: list[str]) -> dict[str, JobInfo]:
     rows = await conn.fetch(
         f"SELECT {JOB_COLUMNS} FROM jobs WHERE task_id = ANY($1::text[])", job_ids
     )
-    return {row["task_id"]: _info(row) for row in rows}
+    return {row["task_id"]: job_info(row) for row in rows}
 
 
 async def timeline(conn: Conn, job_id: str) -> list[JobEvent]:
@@ -202,7 +202,7 @@ async def failed_jobs(
             ORDER BY completed_at DESC, task_id DESC LIMIT $1""",
         *params,
     )
-    return [_info(row) for row in rows]
+    return [job_info(row) for row in rows]
 
 
 async def count_with_status(conn: Conn, job_ids: list[str], status: str) -> int:
