@@ -35,8 +35,8 @@ RETRY_MIN_S = 0.05
 YIELD_S = 0.05  # how long the recorder steps aside at a time while jobs are bursting
 RETRY_MAX_S = 5.0
 TAKE_OVER_IDLE_MS = 500
-# Errors that one bad event can cause; retrying the same batch would fail forever.
 COMMIT_ATTEMPTS = 5  # a transaction PostgreSQL rolled back (deadlock) is run this often at most
+# Errors that one bad event can cause; retrying the same batch would fail forever.
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
