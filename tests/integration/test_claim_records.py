@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tests.support.engine import stream_events
 from tests.support.jobs import echo
 from voicepipe import keys
 from voicepipe.domain.jobs import JobPriority
@@ -13,9 +14,7 @@ from voicepipe.services.tasks import broker_for
 
 
 async def _started_events(resources: Resources) -> dict[str, dict[str, object]]:
-    entries = await resources.redis.xrange(keys.EVENTS)
-    events = [json.loads(fields[b"e"]) for _, fields in entries]
-    return {e["job_id"]: e for e in events if e["event"] == "started"}
+    return {e["job_id"]: e for e in await stream_events(resources) if e["event"] == "started"}
 
 
 async def test_plain_and_unusual_job_ids_get_the_same_records(resources: Resources) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from tests.support.engine import stream_events
 from tests.support.jobs import echo
 from voicepipe import keys
 from voicepipe.resources import Resources
@@ -41,12 +40,14 @@ async def test_outcomes_are_written_in_the_background_in_one_script_call(
     # queued, not written: the jobs still show as running
     assert await resources.redis.hlen(keys.running("default")) == 3
 
-    await broker.writes_done()
+    await broker.written()
     assert await _evalsha_calls(resources) - calls_before == 1
     assert await resources.redis.hlen(keys.running("default")) == 0
     assert not await resources.redis.exists(*(keys.job(j.job_id) for j in claimed))
     assert not await resources.redis.hexists(keys.STOP_REQUESTS, stopped)  # nothing left to stop
     assert sorted([await h.result(timeout_s=1) for h in handles]) == [0, 1, 2]
-    entries = await resources.redis.xrange(keys.EVENTS)
-    finished = [json.loads(f[b"e"]) for _, f in entries if b'"success"' in f[b"e"]]
-    assert {e["job_id"] for e in finished} == {h.job_id for h in handles}
+    written = await stream_events(resources)
+    assert [e["event"] for e in written] == ["queued"] * 3 + ["started"] * 3 + ["success"] * 3
+    assert {e["job_id"] for e in written[-3:]} == {h.job_id for h in handles}
+    # one stream entry per script: the claim's started events, the outcomes
+    assert await resources.redis.xlen(keys.EVENTS) == 3 + 1 + 1

@@ -17,6 +17,7 @@ from voicepipe.db import jobs as jobs_db
 from voicepipe.domain.job_fold import fold
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.resources import Resources, open_resources
+from voicepipe.services import events, monitoring
 from voicepipe.services.recorder import Recorder, record_pending
 
 T0 = time.time() - 3600
@@ -229,3 +230,21 @@ async def test_stream_ids_order_the_row_not_event_times(resources: Resources) ->
     await Recorder(resources, "r1").flush()
     row = (await rows(resources))["j1"]
     assert row["status"] == "success" and row["completed_at"].timestamp() == pytest.approx(T0 + 4)
+
+
+async def test_events_sharing_an_entry_are_ordered_by_their_place_in_it(
+    resources: Resources,
+) -> None:
+    """A claim or finish script writes its jobs' events as one entry, one JSON per line."""
+    life = Life("j1").queued(T0).add("started", T0 + 5).add("success", T0 + 4, result=1)
+    lines = [events.encode(e) for e in life.events]
+    await resources.redis.xadd(keys.EVENTS, {"e": events.join([*lines[:2], "{not json", lines[2]])})
+    entries = await resources.redis.xrange(keys.EVENTS)
+    recorder = Recorder(resources, "r1")
+    assert await recorder.flush() == 1
+    row = (await rows(resources))["j1"]
+    assert row["status"] == "success" and row["completed_at"].timestamp() == pytest.approx(T0 + 4)
+    timeline = await monitoring.get_job_timeline(resources, "j1")
+    assert [e.event for e in timeline] == ["queued", "started", "success"]
+    await recorder.record(entries)  # delivered again: nothing is added twice
+    assert await resources.db.fetchval("SELECT count(*) FROM job_events") == 3

@@ -11,7 +11,7 @@ from typing import Any
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring
+from voicepipe.services import events, monitoring
 from voicepipe.worker.runner import WorkerProcess
 
 FINAL = ("success", "failure", "cancelled")
@@ -28,6 +28,12 @@ class RunningWorker:
     async def close(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, 30)
+
+
+async def stream_events(resources: Resources) -> list[dict[str, Any]]:
+    """Every event in the stream, in order (an entry may carry several, one JSON per line)."""
+    entries = await resources.redis.xrange(keys.EVENTS)
+    return [json.loads(line) for _, fields in entries for line in events.split(fields[b"e"])]
 
 
 async def job_events(resources: Resources, job_id: str) -> list[dict[str, Any]]:
@@ -61,7 +67,8 @@ async def live_events(resources: Resources) -> AsyncIterator[asyncio.Queue[dict[
     async def pump() -> None:
         async for message in pubsub.listen():
             if message["type"] == "message":
-                received.put_nowait(json.loads(message["data"]))
+                for encoded in events.split(message["data"]):
+                    received.put_nowait(json.loads(encoded))
 
     pumping = asyncio.create_task(pump())
     try:

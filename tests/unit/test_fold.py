@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from voicepipe.domain.job_fold import (
+    EVENTS_PER_ENTRY,
     JobDelta,
     StreamId,
+    event_position,
     fold,
     is_event,
     parse_stream_id,
@@ -131,6 +133,16 @@ def test_stream_ids_parse_to_ordered_pairs() -> None:
     assert parse_stream_id(b"1700000000000-12") == (1_700_000_000_000, 12)
     assert parse_stream_id("5") == (5, 0)
     assert parse_stream_id("10-1") > parse_stream_id("9-99")
+
+
+def test_events_of_one_entry_sit_between_it_and_the_next() -> None:
+    entry, following = parse_stream_id("10-1"), parse_stream_id("10-2")
+    positions = [event_position(entry, i) for i in range(EVENTS_PER_ENTRY)]
+    assert positions == sorted(positions) and len(set(positions)) == EVENTS_PER_ENTRY
+    assert event_position(parse_stream_id("10-0"), EVENTS_PER_ENTRY - 1) < positions[0]
+    assert positions[-1] < event_position(following, 0)
+    with pytest.raises(ValueError, match="at most 1024 events"):
+        event_position(entry, EVENTS_PER_ENTRY)
 
 
 @pytest.mark.parametrize(

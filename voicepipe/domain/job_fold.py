@@ -4,8 +4,8 @@ The rules make the result independent of how events are split into batches and o
 which batches are applied (two recorders may commit out of stream order):
   - the status and the fields that go with it (retry count, worker, error, traceback, result,
     completed at) are a function of one event alone, and the row keeps them from the event with
-    the newest stream id it has seen;
-  - progress is kept from the newest progress event, on its own stream id;
+    the newest position in the stream it has seen;
+  - progress is kept from the newest progress event, on its own position;
   - created_at is the earliest event time (the queued event's, once seen), scheduled_for the
     latest due time, started_at the first start of the highest try;
   - what only the queued event knows (args, max retries, owner, parent, batch, metadata) is
@@ -32,10 +32,23 @@ TERMINAL_EVENTS = {
 STATUS_EVENTS = frozenset({"queued", "started", "retry", *TERMINAL_EVENTS})
 
 
+# A stream entry carries one or more events, one JSON per line (a worker writes a batch of jobs'
+# events as one entry). The i-th event of entry ms-seq sits at (ms, seq * EVENTS_PER_ENTRY + i):
+# its position, which orders it and which the timeline keeps as (stream_ms, stream_seq).
+EVENTS_PER_ENTRY = 1024
+
+
 def parse_stream_id(raw: bytes | str) -> StreamId:
     text = raw.decode() if isinstance(raw, bytes) else raw
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
+
+
+def event_position(entry_id: StreamId, index: int) -> StreamId:
+    """The position of the `index`-th event of the stream entry `entry_id`."""
+    if not 0 <= index < EVENTS_PER_ENTRY:
+        raise ValueError(f"a stream entry holds at most {EVENTS_PER_ENTRY} events, not {index + 1}")
+    return entry_id[0], entry_id[1] * EVENTS_PER_ENTRY + index
 
 
 @dataclass(frozen=True)

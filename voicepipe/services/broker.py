@@ -76,7 +76,14 @@ class ClaimedJob:
     started_ms: int
 
 
-_Finishing = tuple["ClaimedJob", bytes, dict[str, Any], bool]
+@dataclass(frozen=True)
+class _Finished:
+    """A finished job waiting to be written: its stored result and its event."""
+
+    job: ClaimedJob
+    stored: bytes
+    event: str
+    live: bool
 
 
 class Broker:
@@ -87,10 +94,13 @@ class Broker:
         self.aging_ms = aging_ms
         self.result_expires_ms = result_expires_s * 1000
         self._enqueue = redis.register_script(ENQUEUE)
-        self._finishing: list[_Finishing] = []
-        self._flushes: set[asyncio.Task[None]] = set()
         self._claim = redis.register_script(CLAIM)
         self._finish = redis.register_script(FINISH)
+        self._unwritten: list[_Finished] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._queued = 0  # finished jobs queued so far
+        self._written = 0  # of them, written (or failed and logged)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (jobs to wait for, waiter)
 
     async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
         """Put jobs in their queues; False for a job whose id exists already (nothing changes)."""
@@ -172,40 +182,55 @@ class Broker:
         """Queue the job's outcome: its result stored (arq's format), its definition, running entry
         and any stop request dropped, its event recorded.
 
-        The outcome is written in the background, together with every other one queued in the same
-        turn of the event loop: one script call for many jobs. The worker need not wait for it to
-        take its next job; until it is written the job's running entry stays, so a worker lost
-        meanwhile has the job run again (at least once, as always). `writes_done` waits for it.
+        Outcomes are written in the background: all those queued while a write is in flight go in
+        the next one, one script call (and one stream entry) for them all. The worker need not wait
+        to take its next job; until the outcome is written the job's running entry stays, so a
+        worker lost meanwhile has the job run again (at least once, as always). `written` waits.
         """
         stored = stored_result(
             job.job_id, job.task, job.kwargs, job.try_number, job.enqueued_ms, job.queue, success,
             result, job.started_ms, int(time.time() * 1000),
         )  # fmt: skip
-        self._finishing.append((job, stored, event, live))
-        if len(self._finishing) == 1:
-            asyncio.get_running_loop().call_soon(self._flush_soon)
+        self._unwritten.append(_Finished(job, stored, events.encode(event), live))
+        self._queued += 1
+        if self._writer is None or self._writer.done():
+            # it starts on the next turn of the loop, with every outcome queued in this one
+            self._writer = asyncio.create_task(self._write_all(), name="writing outcomes")
 
-    async def writes_done(self) -> None:
-        """Wait until every queued outcome is written (or has failed and been logged)."""
-        while self._finishing or self._flushes:
-            if self._flushes:
-                await asyncio.wait(set(self._flushes))
-            else:
-                await asyncio.sleep(0)  # the flush is scheduled for this turn of the loop
+    async def written(self) -> None:
+        """Wait until every outcome queued so far is written (or has failed and been logged)."""
+        target = self._queued
+        if self._written >= target:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, waiter))
+        await waiter
 
-    def _flush_soon(self) -> None:
-        batch, self._finishing = self._finishing, []
-        for start in range(0, len(batch), FINISH_MAX):
-            task = asyncio.create_task(self._flush(batch[start : start + FINISH_MAX]))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
+    async def _write_all(self) -> None:
+        """Write queued outcomes until none is left, one script call in flight at a time."""
+        while self._unwritten:
+            batch, self._unwritten = self._unwritten, []
+            for start in range(0, len(batch), FINISH_MAX):
+                chunk = batch[start : start + FINISH_MAX]
+                await self._write_batch(chunk)
+                self._written += len(chunk)
+                waiting, self._waiters = self._waiters, []
+                for target, waiter in waiting:
+                    if target > self._written:
+                        self._waiters.append((target, waiter))
+                    elif not waiter.done():  # its caller may have been cancelled meanwhile
+                        waiter.set_result(None)
 
-    async def _flush(self, batch: list[_Finishing]) -> None:
+    async def _write_batch(self, batch: list[_Finished]) -> None:
         # One script call for the whole batch: packing one command is far cheaper in redis-py
-        # than packing five per job, and the script is atomic like a transaction.
-        args: list[Any] = [self.result_expires_ms, int(any(item[3] for item in batch))]
-        for job, stored, event, _ in batch:
-            args += (job.job_id, keys.running(job.queue), stored, events.encode(event))
+        # than packing several per job, and the script is atomic like a transaction.
+        args: list[Any] = [
+            self.result_expires_ms,
+            int(any(item.live for item in batch)),
+            events.join([item.event for item in batch]),
+        ]
+        for item in batch:
+            args += (item.job.job_id, keys.running(item.job.queue), item.stored)
 
         async def write() -> None:
             await self._finish(
@@ -218,7 +243,7 @@ class Broker:
             log.exception(
                 "could not write the outcome of %d job(s) (%s); they stay in their running hash",
                 len(batch),
-                ", ".join(job.job_id for job, *_ in batch[:5]),
+                ", ".join(item.job.job_id for item in batch[:5]),
             )
 
     async def retry_later(

@@ -6,12 +6,16 @@ build them from the job id, like arq's own scripts do.
 
 from __future__ import annotations
 
+from voicepipe.domain.job_fold import EVENTS_PER_ENTRY
+
 # Wake-up tokens kept per queue: enough to wake every idle worker, never a growing list.
 WAKE_TOKENS_MAX = 256
 # Jobs per claim and per finish script: their commands pass one argument per job to Lua's
-# `unpack`, whose stack holds 8000.
+# `unpack`, whose stack holds 8000, and each script writes its jobs' events as one stream entry,
+# which holds EVENTS_PER_ENTRY at most.
 CLAIM_MAX = 1000
 FINISH_MAX = 500
+assert max(CLAIM_MAX, FINISH_MAX) <= EVENTS_PER_ENTRY
 
 # KEYS: job, result, ready, deferred, wake, events, live, events-enabled
 # ARGV: definition, expiry ms, deferred?, score, priority, job id, queued event, live
@@ -48,8 +52,9 @@ end
 
 # A job cancelled while its worker was lost is dropped here instead of started again.
 # Commands are batched: one ZADD and one ZREMRANGEBYRANK move every due deferred job, one MGET
-# reads the definitions and one HSET writes the running entries. A call from Lua costs Valkey
-# more than the command itself, so per-job calls are kept to the event's XADD.
+# reads the definitions, one HSET writes the running entries and one XADD the started events (one
+# stream entry, one JSON per line). A call from Lua costs Valkey more than the command itself, so
+# nothing is called per job.
 # KEYS: ready, deferred, running, events, live, stop requests, events-enabled
 # ARGV: now_ms, worker, max_n (at most CLAIM_MAX), aging_ms, queue, live, result expiry ms
 CLAIM = (
@@ -100,7 +105,7 @@ if #popped > 0 then
   for i = 1, #popped, 2 do job_keys[#job_keys + 1] = 'arq:job:' .. popped[i] end
   local payloads = redis.call('MGET', unpack(job_keys))
   local stops = redis.call('HLEN', KEYS[6]) > 0
-  local entries = {}
+  local entries, started_events = {}, {}
   for i = 1, #payloads do
     local id, payload = popped[2 * i - 1], payloads[i]
     if payload and stops and redis.call('HDEL', KEYS[6], id) == 1 then
@@ -109,28 +114,37 @@ if #popped > 0 then
       local entry, event = started(id, payload)
       entries[#entries + 1] = id
       entries[#entries + 1] = entry
-      redis.call('XADD', KEYS[4], '*', 'e', event)
-      if publish then redis.call('PUBLISH', KEYS[5], event) end
+      started_events[#started_events + 1] = event
       claimed[#claimed + 1] = id
       claimed[#claimed + 1] = payload
     end
   end
-  if #entries > 0 then redis.call('HSET', KEYS[3], unpack(entries)) end
+  if #entries > 0 then
+    redis.call('HSET', KEYS[3], unpack(entries))
+    local all = table.concat(started_events, '\\n')
+    redis.call('XADD', KEYS[4], '*', 'e', all)
+    if publish then redis.call('PUBLISH', KEYS[5], all) end
+  end
 end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return {claimed, first[2] or false}
 """
 ).replace("CLAIM_MAX", str(CLAIM_MAX))
 
-# KEYS: events, live, events-enabled, stop requests   ARGV: result expiry ms, live, then per job
-# (at most FINISH_MAX jobs): job id, its running hash, its stored result, its event.
-# The definitions go in one DEL, the running entries in one HDEL per queue; a stop request for a
-# finished job has nothing left to stop and goes too.
+# Finished jobs, those a worker finished while its last write was in flight (at most FINISH_MAX):
+# their events as one stream entry, one JSON per line, also published as one live message if anyone
+# listens; their results stored, their definitions dropped in one DEL and their running entries in
+# one HDEL per queue. A stop request for a finished job has nothing left to stop and goes too.
+# KEYS: events, live, events-enabled, stop requests
+# ARGV: result expiry ms, live, the events, then per job: job id, its running hash, its result.
 FINISH = """
-local publish = ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
-  and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0
+redis.call('XADD', KEYS[1], '*', 'e', ARGV[3])
+if ARGV[2] == '1' and redis.call('GET', KEYS[3]) ~= '0'
+    and redis.call('PUBSUB', 'NUMSUB', KEYS[2])[2] > 0 then
+  redis.call('PUBLISH', KEYS[2], ARGV[3])
+end
 local definitions, ids, running = {}, {}, {}
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 3 do
   local id = ARGV[i]
   redis.call('SET', 'arq:result:' .. id, ARGV[i + 2], 'PX', ARGV[1])
   definitions[#definitions + 1] = 'arq:job:' .. id
@@ -138,8 +152,6 @@ for i = 3, #ARGV, 4 do
   local in_hash = running[ARGV[i + 1]]
   if not in_hash then in_hash = {}; running[ARGV[i + 1]] = in_hash end
   in_hash[#in_hash + 1] = id
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 3])
-  if publish then redis.call('PUBLISH', KEYS[2], ARGV[i + 3]) end
 end
 if #definitions > 0 then redis.call('DEL', unpack(definitions)) end
 for hash, in_hash in pairs(running) do redis.call('HDEL', hash, unpack(in_hash)) end

@@ -9,7 +9,10 @@ Some carry more:
   success    result, runtime_s
   failure    error, traceback, runtime_s
   cancelled  reason
-The stream entry id orders events; the recorder folds them into the `jobs` table by that order.
+A stream entry, and a message on the live channel, carries one or more events, one JSON per line
+(JSON text never holds a raw newline): a worker writes a batch of jobs' events as one entry. Their
+position in the stream orders events (domain.job_fold.event_position); the recorder folds them
+into the `jobs` table by that order.
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ def make_event(
 
 def encode(event: dict[str, Any]) -> str:
     return json.dumps(event, default=str, separators=(",", ":"))
+
+
+def join(encoded: list[str]) -> str:
+    """Several encoded events as one stream entry or live message."""
+    return "\n".join(encoded)
+
+
+def split(data: bytes | str) -> list[str]:
+    """The encoded events in a stream entry or live message."""
+    text = data.decode(errors="replace") if isinstance(data, bytes) else data
+    return text.split("\n")
 
 
 def add_to(pipe: Pipeline, event: dict[str, Any], live: bool = True) -> None:

@@ -24,8 +24,16 @@ from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.db import jobs as jobs_db
-from voicepipe.domain.job_fold import StreamId, fold, is_event, parse_stream_id
+from voicepipe.domain.job_fold import (
+    EVENTS_PER_ENTRY,
+    StreamId,
+    event_position,
+    fold,
+    is_event,
+    parse_stream_id,
+)
 from voicepipe.resources import Resources
+from voicepipe.services import events
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +48,7 @@ COMMIT_ATTEMPTS = 5  # a transaction PostgreSQL rolled back (deadlock) is run th
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
-Decoded = list[tuple[StreamId, dict[str, Any], str]]  # id, event, its JSON as written
+Decoded = list[tuple[StreamId, dict[str, Any], str]]  # position, event, its JSON as written
 
 
 class Recorder:
@@ -257,14 +265,14 @@ class Recorder:
         by_job: dict[str, Decoded] = {}
         for stream_id, event, raw in decoded:
             by_job.setdefault(event["job_id"], []).append((stream_id, event, raw))
-        for job_id, events in by_job.items():
+        for job_id, its_events in by_job.items():
             try:
-                await self._commit(events)
+                await self._commit(its_events)
             except DATA_ERRORS as exc:
                 log.error(
                     "recorder %s: dropped %d events of job %s: %s",
                     self.consumer,
-                    len(events),
+                    len(its_events),
                     job_id,
                     exc,
                 )
@@ -276,15 +284,20 @@ def _decode(entries: list[Entry]) -> Decoded:
         data = fields.get(b"e") if fields else None
         if data is None:
             continue  # deleted from the stream meanwhile: nothing to record
-        raw = data.decode(errors="replace")
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            event = None
-        if not is_event(event):
-            log.error("recorder: skipped malformed event %r: %r", entry_id, raw[:200])
-            continue
-        decoded.append((parse_stream_id(entry_id), event, raw))
+        stream_id = parse_stream_id(entry_id)
+        lines = events.split(data)
+        if len(lines) > EVENTS_PER_ENTRY:
+            log.error("recorder: skipped all but the first %d of %d events in entry %r",
+                      EVENTS_PER_ENTRY, len(lines), entry_id)  # fmt: skip
+        for index, raw in enumerate(lines[:EVENTS_PER_ENTRY]):
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = None
+            if not is_event(event):
+                log.error("recorder: skipped malformed event %r: %r", entry_id, raw[:200])
+                continue
+            decoded.append((event_position(stream_id, index), event, raw))
     return decoded
 
 
