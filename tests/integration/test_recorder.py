@@ -240,8 +240,16 @@ async def test_events_sharing_an_entry_are_ordered_by_their_place_in_it(
     lines = [events.encode(e) for e in life.events]
     await resources.redis.xadd(keys.EVENTS, {"e": events.join([*lines[:2], "{not json", lines[2]])})
     entries = await resources.redis.xrange(keys.EVENTS)
-    recorder = Recorder(resources, "r1")
+    recorder = Recorder(resources, "r1", batch_size=2)
+    commit, committed = recorder._commit, []
+
+    async def counted(decoded: Any) -> None:
+        committed.append(len(decoded))
+        await commit(decoded)
+
+    recorder._commit = counted  # type: ignore[method-assign]
     assert await recorder.flush() == 1
+    assert committed == [2, 1]  # batch_size events per transaction at most, one entry or not
     row = (await rows(resources))["j1"]
     assert row["status"] == "success" and row["completed_at"].timestamp() == pytest.approx(T0 + 4)
     timeline = await monitoring.get_job_timeline(resources, "j1")

@@ -250,8 +250,12 @@ async def _voicepipe_ready(redis: ArqRedis, n: int) -> bool:
 async def _finish_times(
     redis: ArqRedis, ids: list[str], drained: Callable[[], Awaitable[bool]], deserializer: Any
 ) -> list[float]:
-    """Wait until the queue is drained (a cheap check), then read every job's finish time."""
-    await until(drained, 600, "the queue to drain")
+    """Wait until the queue is drained (a cheap check), then read every job's finish time.
+
+    The times come from the jobs' own results, so the check need not be frequent: asked ten times a
+    second, it takes next to no CPU from the workers being measured.
+    """
+    await until(drained, 600, "the queue to drain", every_s=0.1)
     finished: list[float] = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]

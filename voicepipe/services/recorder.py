@@ -68,7 +68,7 @@ class Recorder:
         idle_s = settings.recorder_claim_idle_s if claim_idle_s is None else claim_idle_s
         self.claim_idle_ms = int(idle_s * 1000)
         self.recorded = 0  # stream entries recorded (and acknowledged) by this consumer
-        self.backlog_bound = settings.recorder_backlog_events
+        self.backlog_bound = settings.recorder_backlog_entries
         self._own_pending_first = True  # after a start or a failure, our unacked entries come first
         self._untrimmed = False
         self._trimmed_at = 0.0
@@ -226,15 +226,17 @@ class Recorder:
         return reply[0][1] if reply else []
 
     async def record(self, entries: list[Entry]) -> None:
-        """Fold and commit `entries`, then acknowledge them; raises (nothing acked) if PostgreSQL fails."""
+        """Fold and commit `entries` (batch_size events per transaction at most), then acknowledge
+        them; raises (nothing acked) if PostgreSQL fails."""
         decoded = _decode(entries)
-        try:
-            await self._commit(decoded)
-        except DATA_ERRORS as exc:
-            log.error(
-                "recorder %s: a batch was refused (%s); recording it job by job", self.consumer, exc
-            )
-            await self._commit_job_by_job(decoded)
+        for start in range(0, len(decoded), self.batch_size):
+            batch = decoded[start : start + self.batch_size]
+            try:
+                await self._commit(batch)
+            except DATA_ERRORS as exc:
+                log.error("recorder %s: a batch was refused (%s); recording it job by job",
+                          self.consumer, exc)  # fmt: skip
+                await self._commit_job_by_job(batch)
         await self.resources.redis.xack(
             keys.EVENTS, keys.RECORDERS, *(entry_id for entry_id, _ in entries)
         )
