@@ -97,10 +97,7 @@ class Broker:
         self._claim = redis.register_script(CLAIM)
         self._finish = redis.register_script(FINISH)
         self._unwritten: list[_Finished] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._queued = 0  # finished jobs queued so far
-        self._written = 0  # of them, written (or failed and logged)
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (jobs to wait for, waiter)
+        self._writer: asyncio.Task[None] | None = None  # runs while outcomes wait to be written
 
     async def enqueue(self, specs: list[JobSpec], live: bool = True) -> list[bool]:
         """Put jobs in their queues; False for a job whose id exists already (nothing changes)."""
@@ -192,34 +189,22 @@ class Broker:
             result, job.started_ms, int(time.time() * 1000),
         )  # fmt: skip
         self._unwritten.append(_Finished(job, stored, events.encode(event), live))
-        self._queued += 1
         if self._writer is None or self._writer.done():
             # it starts on the next turn of the loop, with every outcome queued in this one
             self._writer = asyncio.create_task(self._write_all(), name="writing outcomes")
 
     async def written(self) -> None:
-        """Wait until every outcome queued so far is written (or has failed and been logged)."""
-        target = self._queued
-        if self._written >= target:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, waiter))
-        await waiter
+        """Wait until every queued outcome is written (or has failed and been logged), those
+        queued meanwhile too: the writer stops only when none is left."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer])  # a cancelled caller leaves the writer running
 
     async def _write_all(self) -> None:
         """Write queued outcomes until none is left, one script call in flight at a time."""
         while self._unwritten:
             batch, self._unwritten = self._unwritten, []
             for start in range(0, len(batch), FINISH_MAX):
-                chunk = batch[start : start + FINISH_MAX]
-                await self._write_batch(chunk)
-                self._written += len(chunk)
-                waiting, self._waiters = self._waiters, []
-                for target, waiter in waiting:
-                    if target > self._written:
-                        self._waiters.append((target, waiter))
-                    elif not waiter.done():  # its caller may have been cancelled meanwhile
-                        waiter.set_result(None)
+                await self._write_batch(batch[start : start + FINISH_MAX])
 
     async def _write_batch(self, batch: list[_Finished]) -> None:
         # One script call for the whole batch: packing one command is far cheaper in redis-py

@@ -93,7 +93,7 @@ class WorkerProcess:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
             await self._drain()
-            await self.broker.written()  # events and outcomes, written in the background
+            await self.broker.written()  # finished jobs' outcomes, written in the background
             await asyncio.gather(scheduling, return_exceptions=True)
             recorder_stop.set()
             await asyncio.gather(recording, return_exceptions=True)
