@@ -29,9 +29,9 @@ from tests.support.lifecycles import Life, emit
 from voicepipe import keys
 from voicepipe.db.migrate import migrate
 from voicepipe.embedded.servers import servers_for
+from voicepipe.engine.heartbeats import live_worker_ids
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources, open_resources
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.workers import live_worker_ids
 from voicepipe.settings import Settings, load_settings
 
 

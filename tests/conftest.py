@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 
 from tests.support.servers import SuiteServers
 from voicepipe.resources import Resources, open_resources
-from voicepipe.services.tasks import use_resources
 from voicepipe.settings import Settings, load_settings
 
 
@@ -44,5 +43,4 @@ async def settings(test_servers: SuiteServers, tmp_path: Path) -> AsyncIterator[
 @pytest.fixture
 async def resources(settings: Settings) -> AsyncIterator[Resources]:
     async with open_resources(settings) as opened:
-        use_resources(opened)
         yield opened

@@ -6,8 +6,8 @@ from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.engine import RunningWorker, job_events
 from tests.support.jobs import broken
 from voicepipe import keys
+from voicepipe.history.recorder import record_pending
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import record_pending
 
 
 async def _enqueue(api: Api, **body: object) -> str:
@@ -71,7 +71,7 @@ async def test_events_off_and_on_and_restart_without_workers(
 async def test_retry_of_the_whole_dead_letter(api: Api, resources: Resources) -> None:
     worker = RunningWorker(resources, ["default"])
     try:
-        failed = [await broken.enqueue() for _ in range(2)]
+        failed = [await broken.enqueue(resources) for _ in range(2)]
         for handle in failed:
             await job_events(resources, handle.job_id)
         status, body = await api.post("/api/jobs/failed/retry", api.user, {})

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.lifecycles import Life, emit
 from voicepipe import keys
+from voicepipe.engine.heartbeats import write_heartbeat
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.workers import write_heartbeat
 
 NOW_S = time.time()
 

@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.lifecycles import Life, emit
 from voicepipe import keys
+from voicepipe.engine.heartbeats import write_heartbeat
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.workers import write_heartbeat
 from voicepipe.settings import Settings
 from voicepipe.web.app import init_app
 

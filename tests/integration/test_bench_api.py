@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.processes import run_voicepipe, voicepipe_env
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring
 from voicepipe.settings import Settings
 
 

@@ -9,8 +9,8 @@ from tests.support.engine import stream_events
 from tests.support.jobs import echo
 from voicepipe import keys
 from voicepipe.domain.jobs import JobPriority
+from voicepipe.engine.registry import broker_for
 from voicepipe.resources import Resources
-from voicepipe.services.tasks import broker_for
 
 
 async def _started_events(resources: Resources) -> dict[str, dict[str, object]]:
@@ -18,8 +18,8 @@ async def _started_events(resources: Resources) -> dict[str, dict[str, object]]:
 
 
 async def test_plain_and_unusual_job_ids_get_the_same_records(resources: Resources) -> None:
-    plain = await echo.enqueue(value=1, priority=JobPriority.HIGH, job_id="plain-id.1:x")
-    odd = await echo.enqueue(value=2, priority=JobPriority.HIGH, job_id='odd "id" é')
+    plain = await echo.enqueue(resources, value=1, priority=JobPriority.HIGH, job_id="plain-id.1:x")
+    odd = await echo.enqueue(resources, value=2, priority=JobPriority.HIGH, job_id='odd "id" é')
     claimed, _ = await broker_for(resources).claim("default", "host:1:abc", 10, live=False)
     assert {job.job_id for job in claimed} == {plain.job_id, odd.job_id}
     running = await resources.redis.hgetall(keys.running("default"))

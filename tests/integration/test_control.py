@@ -11,12 +11,13 @@ from tests.support.engine import RunningWorker, job_events, marks
 from tests.support.jobs import broken, cpu, echo, long
 from tests.support.waiting import eventually
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.engine.broker import Broker, ClaimedJob
+from voicepipe.engine.events import make_event
+from voicepipe.engine.registry import broker_for
 from voicepipe.errors import Conflict, InvalidInput, NotFound
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import control, monitoring
-from voicepipe.services.broker import Broker, ClaimedJob
-from voicepipe.services.events import make_event
-from voicepipe.services.tasks import broker_for
+from voicepipe.services import control
 
 
 @pytest.fixture
@@ -27,14 +28,14 @@ async def worker(resources: Resources) -> AsyncIterator[RunningWorker]:
 
 
 async def test_a_job_cancelled_while_queued_never_runs(resources: Resources) -> None:
-    ready = await echo.enqueue(value="ready")
-    deferred = await echo.enqueue(value="later", countdown_s=60)
+    ready = await echo.enqueue(resources, value="ready")
+    deferred = await echo.enqueue(resources, value="later", countdown_s=60)
     for handle in (ready, deferred):
         assert (await control.cancel(resources, handle.job_id)).outcome == "cancelled"
         assert await handle.status() == JobStatus.CANCELLED
     running = RunningWorker(resources, ["default"])
     try:
-        after = await echo.enqueue(value="after")
+        after = await echo.enqueue(resources, value="after")
         await after.result(timeout_s=10)
     finally:
         await running.close()
@@ -47,7 +48,7 @@ async def test_a_job_cancelled_while_queued_never_runs(resources: Resources) -> 
 async def test_cancelling_a_running_job_interrupts_it_and_runs_its_cleanup(
     worker: RunningWorker, resources: Resources
 ) -> None:
-    handle = await long.enqueue(seconds=60)
+    handle = await long.enqueue(resources, seconds=60)
     await eventually(lambda: marks(resources, handle.job_id, "ran"), what="the job to start")
     result = await control.cancel(resources, handle.job_id)
     assert result.outcome == "cancelled"
@@ -62,7 +63,7 @@ async def test_cancelling_a_running_job_interrupts_it_and_runs_its_cleanup(
 async def test_terminate_kills_the_jobs_cpu_child_at_once(
     worker: RunningWorker, resources: Resources
 ) -> None:
-    handle = await cpu.enqueue(seconds=60)
+    handle = await cpu.enqueue(resources, seconds=60)
     pids = await eventually(
         lambda: _async(worker.process.cpu.pids(handle.job_id)), what="the CPU child to start"
     )
@@ -82,7 +83,7 @@ async def test_actions_refuse_what_the_jobs_state_does_not_allow(
 ) -> None:
     with pytest.raises(NotFound):
         await control.cancel(resources, "no-such-job")
-    done = await echo.enqueue(value=1)
+    done = await echo.enqueue(resources, value=1)
     await done.result(timeout_s=10)
     await job_events(resources, done.job_id)
     with pytest.raises(Conflict, match="is success; only queued or running"):
@@ -92,14 +93,14 @@ async def test_actions_refuse_what_the_jobs_state_does_not_allow(
     with pytest.raises(InvalidInput, match="countdown"):
         await control.retry(resources, done.job_id, countdown_s=-1)
 
-    running = await long.enqueue(seconds=60)
+    running = await long.enqueue(resources, seconds=60)
     await eventually(lambda: marks(resources, running.job_id, "ran"), what="the job to start")
     await eventually(lambda: _recorded_as(resources, running.job_id, "started"))
     with pytest.raises(Conflict, match="only failed or cancelled jobs can be retried"):
         await control.retry(resources, running.job_id)
     await control.terminate(resources, running.job_id)
 
-    waiting = await echo.enqueue(value=2, countdown_s=60)
+    waiting = await echo.enqueue(resources, value=2, countdown_s=60)
     await eventually(lambda: _recorded_as(resources, waiting.job_id, "scheduled"))
     with pytest.raises(Conflict, match="not running: cancel it instead"):
         await control.terminate(resources, waiting.job_id)
@@ -108,7 +109,7 @@ async def test_actions_refuse_what_the_jobs_state_does_not_allow(
 async def test_retry_reruns_a_failed_job_after_its_countdown_linked_to_it(
     worker: RunningWorker, resources: Resources
 ) -> None:
-    failed = await broken.enqueue()
+    failed = await broken.enqueue(resources)
     first = await job_events(resources, failed.job_id)
     assert first[-1]["event"] == "failure"
     result = await control.retry(resources, failed.job_id, countdown_s=0.5)
@@ -129,7 +130,7 @@ async def test_retry_reruns_a_failed_job_after_its_countdown_linked_to_it(
 async def test_a_job_cancelled_while_its_worker_was_lost_is_dropped_when_claimed_again(
     resources: Resources,
 ) -> None:
-    handle = await long.enqueue(seconds=60)
+    handle = await long.enqueue(resources, seconds=60)
     broker = broker_for(resources)
     (claimed,), _ = await broker.claim("default", "lost-worker", 1, live=False)
     outcome = await control.cancel(resources, handle.job_id, wait_s=0.1)

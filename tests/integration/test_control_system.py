@@ -10,19 +10,22 @@ from tests.support.engine import RunningWorker, job_events, live_events, next_ev
 from tests.support.jobs import broken, echo, progress
 from tests.support.waiting import eventually
 from voicepipe.db.jobs import count_with_status
+from voicepipe.engine.cron import CRON_JOBS
 from voicepipe.errors import InvalidInput
+from voicepipe.history import monitoring, retention
 from voicepipe.resources import Resources
-from voicepipe.services import control, monitoring, retention
-from voicepipe.services.cron import CRON_JOBS
+from voicepipe.services import control
 from voicepipe.tasks.maintenance import prune_job_history
 
 
 async def test_purge_cancels_every_waiting_job_of_the_queue_and_counts_them(
     resources: Resources,
 ) -> None:
-    ready = [await echo.enqueue(value=i) for i in range(1200)]  # more than one purge batch
-    deferred = [await echo.enqueue(value=i, countdown_s=60) for i in range(5)]
-    elsewhere = await echo.enqueue(value="keep", queue="consensus")
+    ready = [
+        await echo.enqueue(resources, value=i) for i in range(1200)
+    ]  # more than one purge batch
+    deferred = [await echo.enqueue(resources, value=i, countdown_s=60) for i in range(5)]
+    elsewhere = await echo.enqueue(resources, value="keep", queue="consensus")
     assert await control.purge_queue(resources, "default") == 1205
     lengths = {q.queue: q for q in await monitoring.get_queue_lengths(resources)}
     assert lengths["default"].ready == 0 and lengths["default"].deferred == 0
@@ -56,11 +59,11 @@ async def test_disabling_events_stops_live_traffic_within_a_second_but_not_histo
             await eventually(
                 lambda: _live(worker, False), timeout_s=1.0, what="events off at the worker"
             )
-            quiet = await progress.enqueue(steps=5)
+            quiet = await progress.enqueue(resources, steps=5)
             assert await quiet.result(timeout_s=10) == 5
             await control.enable_events(resources)
             await eventually(lambda: _live(worker, True), timeout_s=1.0, what="events back on")
-            loud = await progress.enqueue(steps=5)
+            loud = await progress.enqueue(resources, steps=5)
             seen = await next_event(events, "success")
             assert seen["job_id"] == loud.job_id  # nothing of the quiet job came before it
         history = await job_events(resources, quiet.job_id)
@@ -73,7 +76,7 @@ async def test_disabling_events_stops_live_traffic_within_a_second_but_not_histo
 async def test_retry_all_failed_empties_the_dead_letter_view(resources: Resources) -> None:
     worker = RunningWorker(resources, ["default"])
     try:
-        failed = [await broken.enqueue() for _ in range(3)]
+        failed = [await broken.enqueue(resources) for _ in range(3)]
         for handle in failed:
             assert (await job_events(resources, handle.job_id))[-1]["event"] == "failure"
         dead = await monitoring.get_failed_tasks(resources)

@@ -16,9 +16,9 @@ from tests.support.engine import job_events
 from tests.support.processes import start_voicepipe, voicepipe_env
 from tests.support.waiting import eventually
 from voicepipe import keys
+from voicepipe.engine import heartbeats
+from voicepipe.engine.running import running_entries
 from voicepipe.resources import Resources
-from voicepipe.services import workers
-from voicepipe.services.running import running_entries
 from voicepipe.settings import Settings
 from voicepipe.tasks.chaos import chaos_nap
 
@@ -52,12 +52,12 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
     await eventually(
         lambda: _n_live(resources, 2), timeout_s=30, what="two worker processes to beat"
     )
-    handle = await chaos_nap.enqueue(seconds=2.0, run_id="crash")
+    handle = await chaos_nap.enqueue(resources, seconds=2.0, run_id="crash")
     entries = await eventually(
         lambda: running_entries(resources.redis, ["default"]), what="the job to start"
     )
     first_worker = entries[0].worker
-    victim = next(w for w in await workers.get_workers(redis) if w["id"] == first_worker)
+    victim = next(w for w in await heartbeats.get_workers(redis) if w["id"] == first_worker)
     # `voicepipe worker` supervises its worker process: the victim is one of those children.
     assert psutil.Process(victim["pid"]).ppid() in {p.pid for p in two_workers}
     os.kill(victim["pid"], signal.SIGKILL)
@@ -88,4 +88,4 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
 
 
 async def _n_live(resources: Resources, n: int) -> bool:
-    return len(await workers.live_worker_ids(resources.redis)) == n
+    return len(await heartbeats.live_worker_ids(resources.redis)) == n

@@ -5,9 +5,9 @@ from __future__ import annotations
 from tests.support.engine import stream_events
 from tests.support.jobs import echo
 from voicepipe import keys
+from voicepipe.engine.events import make_event
+from voicepipe.engine.registry import broker_for
 from voicepipe.resources import Resources
-from voicepipe.services.events import make_event
-from voicepipe.services.tasks import broker_for
 
 
 async def _evalsha_calls(resources: Resources) -> int:
@@ -23,7 +23,7 @@ async def _evalsha_calls(resources: Resources) -> int:
 async def test_outcomes_are_written_in_the_background_in_one_script_call(
     resources: Resources,
 ) -> None:
-    handles = [await echo.enqueue(value=n) for n in range(3)]
+    handles = [await echo.enqueue(resources, value=n) for n in range(3)]
     broker = broker_for(resources)
     claimed, _ = await broker.claim("default", "host:1:abc", 10, live=False)
     assert len(claimed) == 3

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from voicepipe.embedded.procs import free_port
+from voicepipe.engine.heartbeats import write_heartbeat
 from voicepipe.resources import Resources
-from voicepipe.services.workers import write_heartbeat
 from voicepipe.settings import Settings
 from voicepipe.web.app import init_app
 

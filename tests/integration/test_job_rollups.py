@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from tests.support.lifecycles import emit, interleave, random_life
 from voicepipe import keys
 from voicepipe.db import job_rollups
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from tests.support.lifecycles import Life, emit
 from voicepipe.db import job_lists
 from voicepipe.domain.job_info import JobFilters
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
 
 T0 = time.time() - 3600
 

@@ -14,9 +14,9 @@ from voicepipe.domain.job_info import JobFilters, JobInfo, PageRequest
 from voicepipe.domain.job_views import CronEntry
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.errors import InvalidInput
+from voicepipe.history import job_status, monitoring
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services import job_status, monitoring
-from voicepipe.services.recorder import Recorder
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 SINCE_S = (NOW - timedelta(hours=1)).timestamp()

@@ -14,14 +14,14 @@ from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.db.jobs import jobs_by_ids
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.engine import orphans
+from voicepipe.engine.broker import Broker, dumps, loads
+from voicepipe.engine.heartbeats import write_heartbeat
+from voicepipe.engine.registry import JobFailed, broker_for
+from voicepipe.engine.running import running_entries
+from voicepipe.history.monitoring import get_job_timeline
+from voicepipe.history.recorder import Recorder, record_pending
 from voicepipe.resources import Resources
-from voicepipe.services import orphans
-from voicepipe.services.broker import Broker, dumps, loads
-from voicepipe.services.monitoring import get_job_timeline
-from voicepipe.services.recorder import Recorder, record_pending
-from voicepipe.services.running import running_entries
-from voicepipe.services.tasks import JobFailed, broker_for
-from voicepipe.services.workers import write_heartbeat
 from voicepipe.worker.reaper import TRUST_AFTER_S, Reaper
 
 GHOST = "ghost-host:4242:dead00"  # a worker that claimed a job and vanished before any heartbeat
@@ -31,7 +31,7 @@ async def test_a_job_of_a_worker_that_never_beat_runs_again_as_a_new_try(
     resources: Resources,
 ) -> None:
     broker = broker_for(resources)
-    handle = await jobs.echo.enqueue(value="again")
+    handle = await jobs.echo.enqueue(resources, value="again")
     claimed, _ = await broker.claim("default", GHOST, 1, live=True)
     assert [job.job_id for job in claimed] == [handle.job_id]
     started = time.monotonic()
@@ -58,8 +58,8 @@ async def test_a_job_of_a_worker_that_never_beat_runs_again_as_a_new_try(
 
 async def test_only_lost_workers_jobs_are_released_and_only_once(resources: Resources) -> None:
     broker = broker_for(resources)
-    mine = await jobs.echo.enqueue(value="alive")
-    theirs = await jobs.echo.enqueue(value="lost")
+    mine = await jobs.echo.enqueue(resources, value="alive")
+    theirs = await jobs.echo.enqueue(resources, value="lost")
     await write_heartbeat(resources.redis, "alive-worker", {})
     await broker.claim("default", "alive-worker", 1, live=True)
     await broker.claim("default", "lost-worker", 1, live=True)
@@ -83,7 +83,9 @@ async def test_a_worker_releases_an_entry_of_its_own_it_is_not_running(
 ) -> None:
     worker = RunningWorker(resources, ["audio_processing"])
     try:
-        handle = await jobs.echo.enqueue(value="forgotten")  # queue default: not served here
+        handle = await jobs.echo.enqueue(
+            resources, value="forgotten"
+        )  # queue default: not served here
         broker = broker_for(resources)
         await broker.claim("default", worker.process.worker_id, 1, live=True)  # reply "lost"
         reaper = Reaper(worker.process, own_stale_ms=0)
@@ -111,7 +113,7 @@ async def test_a_reaper_trusts_missing_heartbeats_only_after_redis_was_reachable
     resources: Resources,
 ) -> None:
     broker = broker_for(resources)
-    handle = await jobs.echo.enqueue()
+    handle = await jobs.echo.enqueue(resources)
     await broker.claim("default", GHOST, 1, live=True)
 
     async def old_enough() -> bool:
@@ -144,7 +146,7 @@ async def test_a_job_lost_with_its_worker_again_and_again_fails_instead(
     resources: Resources,
 ) -> None:
     broker = broker_for(resources)
-    handle = await jobs.echo.enqueue(value="poison")
+    handle = await jobs.echo.enqueue(resources, value="poison")
     job = loads(await resources.redis.get(keys.job(handle.job_id)))
     # As if it had been released MAX_LOSSES times in a row already.
     await resources.redis.set(keys.job(handle.job_id), dumps({**job, "o": orphans.MAX_LOSSES}))

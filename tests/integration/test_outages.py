@@ -22,10 +22,10 @@ from voicepipe.db.migrate import migrate
 from voicepipe.embedded import procs
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.embedded.valkey import EmbeddedValkey
+from voicepipe.engine.heartbeats import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
+from voicepipe.engine.registry import JobHandle
+from voicepipe.history.monitoring import get_job_timeline
 from voicepipe.resources import Resources, open_resources
-from voicepipe.services.monitoring import get_job_timeline
-from voicepipe.services.tasks import JobHandle, use_resources
-from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
 from voicepipe.settings import Settings
 from voicepipe.tasks.ping import ping
 
@@ -53,8 +53,8 @@ async def postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
     await asyncio.to_thread(server.stop)
 
 
-async def _naps(n: int, seconds: float = 0.3) -> list[JobHandle]:
-    return [await jobs.nap.enqueue(seconds=seconds) for _ in range(n)]
+async def _naps(resources: Resources, n: int, seconds: float = 0.3) -> list[JobHandle]:
+    return [await jobs.nap.enqueue(resources, seconds=seconds) for _ in range(n)]
 
 
 async def _all_recorded(resources: Resources, handles: list[JobHandle]) -> bool:
@@ -67,10 +67,9 @@ async def test_jobs_carry_on_through_a_valkey_crash_and_restart(
 ) -> None:
     own = settings.model_copy(update={"redis_url": valkey.url})
     async with open_resources(own) as resources:
-        use_resources(resources)
         worker = RunningWorker(resources, ["default"], concurrency=4)
         try:
-            before = await _naps(12)
+            before = await _naps(resources, 12)
             await eventually(
                 lambda: resources.redis.hlen(keys.running("default")), what="jobs to be running"
             )
@@ -81,7 +80,7 @@ async def test_jobs_carry_on_through_a_valkey_crash_and_restart(
             await eventually(lambda: asyncio.sleep(0, len(jobs.NAPPED) >= napped + 2),
                              what="jobs to finish while Valkey is down")  # fmt: skip
             await asyncio.to_thread(valkey.start)
-            after = await _naps(12)
+            after = await _naps(resources, 12)
             for handle in before + after:
                 assert await handle.result(timeout_s=30) == 1  # nothing ran twice
             await eventually(lambda: _all_recorded(resources, before + after), timeout_s=20,
@@ -99,11 +98,10 @@ async def test_a_valkey_outage_longer_than_the_heartbeat_expiry_loses_no_worker(
     workers: it waits until workers had time to beat again, so no job is released or run twice."""
     own = settings.model_copy(update={"redis_url": valkey.url})
     async with open_resources(own) as resources:
-        use_resources(resources)
         worker = RunningWorker(resources, ["default"], concurrency=4)
         bystander = RunningWorker(resources, ["audio_processing"])  # its reaper watches the first
         try:
-            naps = await _naps(4, seconds=HEARTBEAT_TTL_S + 4)
+            naps = await _naps(resources, 4, seconds=HEARTBEAT_TTL_S + 4)
             await eventually(lambda: _n_running(resources, 4), what="the jobs to be running")
             pid = procs.read_int(valkey.pidfile)
             assert pid is not None
@@ -138,15 +136,14 @@ async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
 ) -> None:
     own = settings.model_copy(update={"database_url": postgres.url})
     async with open_resources(own) as resources:
-        use_resources(resources)
         worker = RunningWorker(resources, ["default"], concurrency=4)
         try:
-            before = await _naps(4, seconds=0.05)
+            before = await _naps(resources, 4, seconds=0.05)
             await eventually(
                 lambda: _all_recorded(resources, before), what="the first jobs recorded"
             )
             await asyncio.to_thread(postgres.stop)
-            during = await _naps(12)
+            during = await _naps(resources, 12)
             for handle in during:
                 assert await handle.result(timeout_s=30) == 1  # jobs need no PostgreSQL
             waiting = await stream_events(resources)
@@ -161,7 +158,7 @@ async def test_jobs_carry_on_while_postgresql_is_down_and_are_recorded_after(
                 log=tmp_path / "late-worker.log",
             )  # fmt: skip
             try:
-                pinged = await ping.enqueue(queue="audio_processing")
+                pinged = await ping.enqueue(resources, queue="audio_processing")
                 assert (await pinged.result(timeout_s=30))["pid"] == late.pid
             finally:
                 late.terminate()

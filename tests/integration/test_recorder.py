@@ -16,9 +16,10 @@ from voicepipe import keys
 from voicepipe.db import jobs as jobs_db
 from voicepipe.domain.job_fold import fold
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.engine import events
+from voicepipe.history import monitoring
+from voicepipe.history.recorder import Recorder, record_pending
 from voicepipe.resources import Resources, open_resources
-from voicepipe.services import events, monitoring
-from voicepipe.services.recorder import Recorder, record_pending
 
 T0 = time.time() - 3600
 

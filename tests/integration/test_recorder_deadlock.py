@@ -8,8 +8,8 @@ import asyncpg
 
 from tests.support.lifecycles import Life, emit
 from tests.support.waiting import eventually
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
 from voicepipe.settings import Settings
 
 T0 = 1_800_000_000.0

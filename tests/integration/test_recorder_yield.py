@@ -9,8 +9,8 @@ from tests.support.engine import RunningWorker
 from tests.support.jobs import echo
 from tests.support.lifecycles import Life, emit
 from tests.support.waiting import eventually
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services.recorder import Recorder
 
 T0 = 1_800_000_000.0
 
@@ -73,7 +73,7 @@ async def test_a_worker_counts_as_bursting_right_after_it_claims_jobs(
     try:
         assert not worker.process._bursting()
         before = time.monotonic()
-        await (await echo.enqueue(value=1)).result(timeout_s=10)
+        await (await echo.enqueue(resources, value=1)).result(timeout_s=10)
         assert worker.process.last_claim_at >= before
     finally:
         await worker.close()

@@ -11,9 +11,9 @@ import psutil
 
 from tests.support.processes import start_voicepipe, voicepipe_env
 from tests.support.waiting import eventually
+from voicepipe.engine.heartbeats import get_workers
 from voicepipe.resources import Resources
 from voicepipe.services import control
-from voicepipe.services.workers import get_workers
 from voicepipe.settings import Settings
 from voicepipe.tasks.ping import ping
 
@@ -48,7 +48,7 @@ async def test_restart_workers_restarts_each_worker_and_its_supervisor_brings_it
         old_pids = {int(worker_id.split(":")[1]) for worker_id in before}
         assert not any(psutil.pid_exists(pid) and _not_zombie(pid) for pid in old_pids)
         assert all(s.poll() is None for s in supervisors)  # the supervisors stayed
-        handle = await ping.enqueue(payload="after restart")
+        handle = await ping.enqueue(resources, payload="after restart")
         result = await handle.result(timeout_s=30)
         assert result["worker"] in after
         logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(2))

@@ -10,10 +10,10 @@ from tests.support.engine import RunningWorker, job_events, live_events, marks, 
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.domain.jobs import JobPriority
+from voicepipe.engine.cron import CRON_JOBS, CronJob, cron
+from voicepipe.engine.registry import broker_for
+from voicepipe.history import job_status, monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring
-from voicepipe.services.cron import CRON_JOBS, CronJob, cron
-from voicepipe.services.tasks import broker_for
 from voicepipe.settings import Settings
 
 
@@ -28,7 +28,7 @@ async def _enqueue_many(
 
 async def test_high_priority_jumps_ten_thousand_normal_jobs(resources: Resources) -> None:
     await _enqueue_many(resources, 10_000)
-    urgent = await jobs.echo.enqueue(value="urgent", priority=JobPriority.HIGH)
+    urgent = await jobs.echo.enqueue(resources, value="urgent", priority=JobPriority.HIGH)
     async with live_events(resources) as events:
         worker = RunningWorker(resources, ["default"], concurrency=1)
         try:
@@ -39,13 +39,11 @@ async def test_high_priority_jumps_ten_thousand_normal_jobs(resources: Resources
 
 async def test_low_priority_is_not_starved_past_the_aging_bound(settings: Settings) -> None:
     from voicepipe.resources import open_resources
-    from voicepipe.services.tasks import use_resources
 
     # One level of priority is worth 0.2 s of waiting here, so a LOW job that waited 0.6 s (three
     # levels) is ahead of CRITICAL jobs enqueued after that.
     async with open_resources(settings.model_copy(update={"priority_aging_s": 0.2})) as resources:
-        use_resources(resources)
-        low = await jobs.echo.enqueue(value="low", priority=JobPriority.LOW)
+        low = await jobs.echo.enqueue(resources, value="low", priority=JobPriority.LOW)
         await asyncio.sleep(0.7)  # the waiting time is the thing under test
         await _enqueue_many(resources, 50, JobPriority.CRITICAL)
         async with live_events(resources) as events:
@@ -60,7 +58,7 @@ async def test_one_worker_serves_several_queues(resources: Resources) -> None:
     worker = RunningWorker(resources, ["default", "consensus", "maintenance"])
     try:
         handles = [
-            await jobs.echo.enqueue(value=q, queue=q)
+            await jobs.echo.enqueue(resources, value=q, queue=q)
             for q in ("default", "consensus", "maintenance")
         ]
         results = [await h.result(timeout_s=10) for h in handles]
@@ -123,9 +121,9 @@ async def test_cron_runs_once_per_schedule_with_two_workers(resources: Resources
 async def test_history_outlives_the_arq_result(resources: Resources) -> None:
     worker = RunningWorker(resources, ["default"])
     try:
-        ok = await jobs.echo.enqueue(value="kept")
+        ok = await jobs.echo.enqueue(resources, value="kept")
         await ok.result(timeout_s=10)
-        bad = await jobs.broken.enqueue()
+        bad = await jobs.broken.enqueue(resources)
         await eventually(
             lambda: resources.redis.exists(keys.result(bad.job_id)), what="the failure"
         )
@@ -151,15 +149,16 @@ async def test_history_outlives_the_arq_result(resources: Resources) -> None:
         and failed.status == "failure"
         and "corrupt input" in (failed.error or "")
     )
-    assert await bad.status() == "failure"
+    assert await bad.status() is None  # Redis has forgotten it; the history has not
+    assert await job_status.live_status(resources, bad.job_id, "default") == "failure"
     dead = await monitoring.get_failed_tasks(resources)
     assert [j.task_id for j in dead.items] == [bad.job_id]
 
 
 async def test_every_job_is_recorded_once_with_its_final_status(resources: Resources) -> None:
     ids = await _enqueue_many(resources, 300)
-    flaky = [await jobs.flaky.enqueue(succeed_on=2) for _ in range(5)]
-    broken = [await jobs.broken.enqueue() for _ in range(5)]
+    flaky = [await jobs.flaky.enqueue(resources, succeed_on=2) for _ in range(5)]
+    broken = [await jobs.broken.enqueue(resources) for _ in range(5)]
     workers = [RunningWorker(resources, ["default"], concurrency=8) for _ in range(2)]
     try:
         for handle in flaky:

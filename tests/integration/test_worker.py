@@ -10,8 +10,8 @@ from tests.support.engine import RunningWorker
 from tests.support.jobs import slow
 from tests.support.waiting import eventually
 from voicepipe import keys
+from voicepipe.engine.heartbeats import get_workers
 from voicepipe.resources import Resources
-from voicepipe.services.workers import get_workers
 from voicepipe.settings import QUEUES
 from voicepipe.tasks.ping import ping
 
@@ -23,9 +23,9 @@ async def worker(resources: Resources) -> Any:
     await running.close()
 
 
-async def test_ping_runs_on_every_queue(worker: RunningWorker) -> None:
+async def test_ping_runs_on_every_queue(resources: Resources, worker: RunningWorker) -> None:
     for queue in QUEUES:
-        handle = await ping.enqueue(queue=queue, payload=queue)
+        handle = await ping.enqueue(resources, queue=queue, payload=queue)
         result = await handle.result(timeout_s=10)
         assert result["payload"] == queue and result["queue"] == queue
         assert result["worker"] == worker.process.worker_id
@@ -44,7 +44,7 @@ async def test_heartbeat_describes_the_worker(worker: RunningWorker, resources: 
 
 async def test_stop_lets_short_jobs_finish(resources: Resources) -> None:
     running = RunningWorker(resources, ["default"])
-    handle = await slow.enqueue(seconds=0.3)
+    handle = await slow.enqueue(resources, seconds=0.3)
     await eventually(
         lambda: resources.redis.exists(f"test:started:{handle.job_id}"), what="job start"
     )
@@ -55,7 +55,7 @@ async def test_stop_lets_short_jobs_finish(resources: Resources) -> None:
 
 async def test_stop_hands_unfinished_jobs_back(resources: Resources) -> None:
     first = RunningWorker(resources, ["default"])
-    handle = await slow.enqueue(seconds=60)
+    handle = await slow.enqueue(resources, seconds=60)
     await eventually(
         lambda: resources.redis.exists(f"test:started:{handle.job_id}"), what="job start"
     )

@@ -10,8 +10,9 @@ from typing import Any
 
 from tests.support.waiting import eventually
 from voicepipe import keys
+from voicepipe.engine import events
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import events, monitoring
 from voicepipe.worker.runner import WorkerProcess
 
 FINAL = ("success", "failure", "cancelled")

@@ -7,9 +7,9 @@ import os
 import time
 from typing import Any
 
+from voicepipe.engine.job_context import JobContext
+from voicepipe.engine.registry import REGISTRY, Task, task
 from voicepipe.errors import JobCancelled, SoftTimeLimitExceeded
-from voicepipe.services.job_context import JobContext
-from voicepipe.services.tasks import REGISTRY, Task, task
 
 
 class Flaky(Exception):

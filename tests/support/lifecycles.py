@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from voicepipe.domain.jobs import JobStatus
-from voicepipe.services.events import EventType, add_to, make_event
+from voicepipe.engine.events import EventType, add_to, make_event
 
 
 @dataclass

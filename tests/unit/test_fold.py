@@ -18,7 +18,7 @@ from voicepipe.domain.job_fold import (
     state_after,
 )
 from voicepipe.domain.jobs import JobStatus
-from voicepipe.services.events import make_event
+from voicepipe.engine.events import make_event
 
 T0 = 1_700_000_000.0
 

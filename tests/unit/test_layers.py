@@ -1,4 +1,5 @@
-"""Layers point one way: domain <- db/audio <- services <- tasks <- web, worker <- cli."""
+"""Layers point one way: domain <- db, engine, audio <- history <- services <- tasks <- web, worker
+<- cli; bench drives the layers below it, and embedded (servers, supervisor) stands apart."""
 
 from __future__ import annotations
 
@@ -10,48 +11,83 @@ import voicepipe
 PACKAGE = Path(voicepipe.__file__).parent
 
 # What each layer may import from voicepipe. Shared modules (settings, errors, keys, resources,
-# logs) sit below services; domain is pure and may use only voicepipe.errors.
+# logs) sit below every layer; domain is pure and may use only voicepipe.errors.
 SHARED = {"settings", "errors", "keys", "resources", "logs", "__init__"}
+BELOW_HISTORY = {"engine", "db", "audio", "domain"} | SHARED
+BELOW_SERVICES = {"history"} | BELOW_HISTORY
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "db": {"db", "domain"} | SHARED,
     "audio": {"audio", "domain", "errors"},
+    "engine": {"engine", "domain"} | SHARED,
     "embedded": {"embedded"} | SHARED,
-    "services": {"services", "db", "audio", "domain"} | SHARED,
-    "tasks": {"tasks", "services", "db", "audio", "domain"} | SHARED,
-    "web": {"web", "tasks", "services", "db", "audio", "domain"} | SHARED,
-    "worker": {"worker", "tasks", "services", "db", "audio", "domain"} | SHARED,
+    "history": BELOW_SERVICES,
+    "services": {"services"} | BELOW_SERVICES,
+    "tasks": {"tasks", "services"} | BELOW_SERVICES,
+    "web": {"web", "tasks", "services"} | BELOW_SERVICES,
+    "worker": {"worker", "tasks", "services"} | BELOW_SERVICES,
+    "bench": {"bench", "tasks", "services", "embedded"} | BELOW_SERVICES,
 }
 SHARED_ALLOWED = {"errors", "settings", "keys", "__init__"}
 THIRD_PARTY_IN_DOMAIN = {"numpy", "pydantic"}
 
 
 def _imports(path: Path) -> set[str]:
+    """Every voicepipe module `path` imports, `from voicepipe import x` counted as voicepipe.x."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            if node.module == "voicepipe":  # a module of the package, or a name of its __init__
+                found |= {f"voicepipe.{_module_or_init(alias.name)}" for alias in node.names}
+            else:
+                found.add(node.module)
     return found
+
+
+def _module_or_init(name: str) -> str:
+    is_module = (PACKAGE / name).is_dir() or (PACKAGE / f"{name}.py").exists()
+    return name if is_module else "__init__"
 
 
 def _layer(path: Path) -> str:
     return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
 
 
-def test_layers_import_only_downwards() -> None:
+def _violations(allowed_for: dict[str, set[str]]) -> list[str]:
     violations = []
     for path in PACKAGE.rglob("*.py"):
         layer = _layer(path)
-        allowed = ALLOWED.get(layer, SHARED_ALLOWED if layer in SHARED else None)
+        allowed = allowed_for.get(layer, SHARED_ALLOWED if layer in SHARED else None)
         if allowed is None:
             continue  # cli and __main__ may import anything
         for name in _imports(path):
             parts = name.split(".")
             if parts[0] == "voicepipe" and len(parts) > 1 and parts[1] not in allowed:
                 violations.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    return violations
+
+
+def test_layers_import_only_downwards() -> None:
+    violations = _violations(ALLOWED)
     assert not violations, "\n".join(violations)
+
+
+def test_every_package_is_a_known_layer() -> None:
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages - {"cli"} <= set(ALLOWED)
+
+
+def test_the_check_sees_from_voicepipe_imports() -> None:
+    """`from voicepipe import history` in the engine is caught like `import voicepipe.history`."""
+    narrowed = {**ALLOWED, "engine": {"engine"}}
+    assert any("imports voicepipe.keys" in v for v in _violations(narrowed))
+
+
+def test_task_bodies_and_the_task_registry_have_different_names() -> None:
+    assert (PACKAGE / "tasks").is_dir() and not (PACKAGE / "engine" / "tasks.py").exists()
+    assert (PACKAGE / "engine" / "registry.py").exists()
 
 
 def test_domain_uses_only_stdlib_numpy_and_pydantic() -> None:

@@ -25,13 +25,13 @@ from typing import Any
 from voicepipe import keys
 from voicepipe.bench.chaos_report import outcomes, recoveries
 from voicepipe.bench.waiting import until
-from voicepipe.cli.supervisor import Child, Supervisor, voicepipe_argv
+from voicepipe.embedded.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.embedded.postgres import EmbeddedPostgres
+from voicepipe.engine import heartbeats
+from voicepipe.engine.registry import broker_for
+from voicepipe.engine.running import running_entries
+from voicepipe.history.recorder import record_pending
 from voicepipe.resources import Resources
-from voicepipe.services import workers
-from voicepipe.services.recorder import record_pending
-from voicepipe.services.running import running_entries
-from voicepipe.services.tasks import broker_for
 from voicepipe.settings import child_environment
 from voicepipe.tasks.chaos import chaos_nap
 
@@ -219,7 +219,7 @@ async def _all_recorded(bench: ChaosBench, ids: list[str]) -> bool:
 
 async def _beating(bench: ChaosBench) -> dict[int, str]:
     """pid -> worker id of every worker whose heartbeat is live."""
-    return {w["pid"]: w["id"] for w in await workers.get_workers(bench.resources.redis)}
+    return {w["pid"]: w["id"] for w in await heartbeats.get_workers(bench.resources.redis)}
 
 
 async def _all_up(bench: ChaosBench, children: list[Child]) -> bool:

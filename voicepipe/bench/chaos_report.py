@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from voicepipe.db.jobs import jobs_by_ids
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring
 
 
 @dataclass

@@ -34,10 +34,10 @@ from voicepipe import keys
 from voicepipe.bench.arq_worker import BASELINE_QUEUE, health_check_key
 from voicepipe.bench.waiting import percentile, until
 from voicepipe.db.jobs import count_with_status
+from voicepipe.engine import broker as broker_module
+from voicepipe.engine.heartbeats import live_worker_ids
+from voicepipe.engine.registry import broker_for
 from voicepipe.resources import Resources
-from voicepipe.services import broker as broker_module
-from voicepipe.services.tasks import broker_for
-from voicepipe.services.workers import live_worker_ids
 from voicepipe.settings import child_environment
 from voicepipe.tasks.bench import noop
 
@@ -180,7 +180,7 @@ class EngineBench:
             latencies = []
             for _ in range(samples):
                 sent = time.time()
-                handle = await noop.enqueue()
+                handle = await noop.enqueue(self.resources)
                 started = await handle.result(timeout_s=10)
                 latencies.append((started - sent) * 1000)
             await asyncio.sleep(2)  # let the recorder catch up, so idle means idle

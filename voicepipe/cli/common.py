@@ -15,7 +15,6 @@ from voicepipe.db.migrate import migrate
 from voicepipe.embedded.servers import servers_for
 from voicepipe.logs import setup_logging
 from voicepipe.resources import Resources, open_resources, wait_ready
-from voicepipe.services.tasks import use_resources
 from voicepipe.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ def command_settings(role: str, **overrides: object) -> Iterator[Settings]:
 async def ready_resources(
     settings: Settings, db_pool_size: int = 10, postgres_optional: bool = False
 ) -> AsyncIterator[Resources]:
-    """Open pools, wait for both servers, apply pending migrations, bind for Task.enqueue.
+    """Open pools, wait for both servers, apply pending migrations.
 
     With `postgres_optional` (a worker: jobs need only Redis) a PostgreSQL that is down is logged
     and skipped; its history is recorded once it is back.
@@ -48,7 +47,6 @@ async def ready_resources(
             if not postgres_optional:
                 raise
             log.warning("PostgreSQL is not reachable (%s); starting anyway, history waits", exc)
-        use_resources(resources)
         yield resources
 
 

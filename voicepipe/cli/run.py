@@ -12,7 +12,7 @@ import click
 from aiohttp import ClientSession, ClientTimeout, web
 
 from voicepipe.cli.common import command_settings, ready_resources, run
-from voicepipe.cli.supervisor import RESTART_EXIT_CODE, Child, Supervisor, voicepipe_argv
+from voicepipe.embedded.supervisor import RESTART_EXIT_CODE, Child, Supervisor, voicepipe_argv
 from voicepipe.errors import InvalidInput
 from voicepipe.services.accounts import bootstrap_admin
 from voicepipe.settings import QUEUES, Settings, child_environment
@@ -142,9 +142,9 @@ def ping(queue: str, timeout_s: float) -> None:
         async def main(stop: asyncio.Event) -> None:
             from voicepipe.tasks.ping import ping as ping_task
 
-            async with ready_resources(settings, db_pool_size=1):
+            async with ready_resources(settings, db_pool_size=1) as resources:
                 started = time.perf_counter()
-                handle = await ping_task.enqueue(queue=_queues(queue)[0])
+                handle = await ping_task.enqueue(resources, queue=_queues(queue)[0])
                 try:
                     result = await handle.result(timeout_s=timeout_s)
                 except TimeoutError:

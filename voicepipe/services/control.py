@@ -20,11 +20,11 @@ from pydantic import BaseModel
 from voicepipe import keys
 from voicepipe.domain.job_info import PageRequest
 from voicepipe.domain.jobs import JobPriority, JobStatus
+from voicepipe.engine import heartbeats, unqueue
+from voicepipe.engine.registry import broker_for, get_task
 from voicepipe.errors import Conflict, InvalidInput, NotFound
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring, unqueue
-from voicepipe.services import workers as heartbeats
-from voicepipe.services.tasks import broker_for, get_task
 from voicepipe.settings import QUEUES
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicepipe import __version__
+from voicepipe.engine.heartbeats import live_worker_ids
 from voicepipe.resources import Resources
-from voicepipe.services.workers import live_worker_ids
 
 CHECK_TIMEOUT_S = 2.0
 

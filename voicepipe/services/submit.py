@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from voicepipe.domain.jobs import JobPriority
+from voicepipe.engine.registry import JobHandle, Task, get_task
 from voicepipe.errors import NotFound, Unprocessable
-from voicepipe.services.tasks import JobHandle, Task, get_task
+from voicepipe.resources import Resources
 
 
 @functools.cache
@@ -44,6 +45,7 @@ def check_arguments(task: Task, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 async def enqueue_by_name(
+    resources: Resources,
     name: str,
     kwargs: dict[str, Any],
     *,
@@ -59,5 +61,10 @@ async def enqueue_by_name(
         raise Unprocessable(f"body.task: {exc}") from None
     arguments = check_arguments(task, kwargs)
     return await task.enqueue(
-        priority=priority, countdown_s=countdown_s, queue=queue, owner_id=owner_id, **arguments
+        resources,
+        priority=priority,
+        countdown_s=countdown_s,
+        queue=queue,
+        owner_id=owner_id,
+        **arguments,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from voicepipe.services.tasks import JobContext, task
+from voicepipe.engine.registry import JobContext, task
 
 
 @task(queue="default", max_retries=0)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from voicepipe import keys
-from voicepipe.services.tasks import JobContext, task
+from voicepipe.engine.registry import JobContext, task
 
 
 @task(queue="default", max_retries=3)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicepipe.services import retention
-from voicepipe.services.cron import cron
-from voicepipe.services.tasks import JobContext, task
+from voicepipe.engine.cron import cron
+from voicepipe.engine.registry import JobContext, task
+from voicepipe.history import retention
 
 
 @task(queue="maintenance", max_retries=2)

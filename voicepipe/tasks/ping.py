@@ -7,7 +7,7 @@ import socket
 import time
 from typing import Any
 
-from voicepipe.services.tasks import JobContext, task
+from voicepipe.engine.registry import JobContext, task
 
 
 @task(queue="default")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 import voicepipe.tasks  # noqa: F401  (registers every task so the API can enqueue them)
 from voicepipe.resources import open_resources
-from voicepipe.services.tasks import use_resources
 from voicepipe.settings import Settings
 from voicepipe.web.context import RESOURCES, SETTINGS
 from voicepipe.web.middleware import json_errors
@@ -22,15 +20,8 @@ async def _resources_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-@web.middleware
-async def _bind_resources(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Each request runs in its own task, so this binding is the request's alone.
-    use_resources(request.app[RESOURCES])
-    return await handler(request)
-
-
 def init_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, _bind_resources], client_max_size=64 * 1024**2)
+    app = web.Application(middlewares=[json_errors], client_max_size=64 * 1024**2)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources_ctx)
     setup_routes(app)

@@ -9,8 +9,9 @@ from voicepipe import errors
 from voicepipe.domain.job_info import JobFilters, JobInfo, PageRequest
 from voicepipe.domain.job_views import ScheduledJobs, Statistics
 from voicepipe.domain.jobs import JobPriority, JobStatus
-from voicepipe.services import monitoring, submit
-from voicepipe.services.workers import get_workers
+from voicepipe.engine.heartbeats import get_workers
+from voicepipe.history import monitoring
+from voicepipe.services import submit
 from voicepipe.web.api import Call
 from voicepipe.web.models import (
     ActiveJobs,
@@ -99,6 +100,7 @@ async def queues(call: Call) -> Queues:
 async def enqueue(call: Call) -> Enqueued:
     body: EnqueueRequest = call.body
     handle = await submit.enqueue_by_name(
+        call.resources,
         body.task, body.kwargs, owner_id=call.caller.id, queue=body.queue,
         priority=JobPriority[body.priority], countdown_s=body.countdown_s,
     )  # fmt: skip

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from voicepipe.domain.job_info import JobEvent, JobInfo
 from voicepipe.domain.job_views import ActiveJob, QueueLength
 from voicepipe.domain.jobs import JobStatus
-from voicepipe.services.tasks import REGISTRY
+from voicepipe.engine.registry import REGISTRY
 from voicepipe.settings import QUEUES
 
 # PostgreSQL text cannot hold NUL: the pattern tells schema readers, and such a value is refused.

@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from voicepipe import errors
-from voicepipe.services import metrics as metrics_service
+from voicepipe.history import metrics as metrics_service
 from voicepipe.web.api import Call
 
 

@@ -7,9 +7,9 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
+from voicepipe.engine.cron import CronJob, fire
+from voicepipe.history import monitoring
 from voicepipe.resources import Resources
-from voicepipe.services import monitoring
-from voicepipe.services.cron import CronJob, fire
 
 log = logging.getLogger(__name__)
 

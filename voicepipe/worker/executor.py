@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicepipe.domain.jobs import backoff_delay_s
+from voicepipe.engine.broker import Broker, ClaimedJob
+from voicepipe.engine.events import EventType, make_event
+from voicepipe.engine.job_context import JobContext
+from voicepipe.engine.registry import REGISTRY, Task
 from voicepipe.errors import JobCancelled, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from voicepipe.resources import Resources
-from voicepipe.services.broker import Broker, ClaimedJob
-from voicepipe.services.events import EventType, make_event
-from voicepipe.services.job_context import JobContext
-from voicepipe.services.tasks import REGISTRY, Task
 from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.limits import Interruptible
 

@@ -9,11 +9,11 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from voicepipe.services import orphans
-from voicepipe.services.broker import Broker
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.running import RunningEntry, running_entries
-from voicepipe.services.workers import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
+from voicepipe.engine import orphans
+from voicepipe.engine.broker import Broker
+from voicepipe.engine.heartbeats import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
+from voicepipe.engine.running import RunningEntry, running_entries
+from voicepipe.history.recorder import Recorder
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from typing import Any
 import psutil
 
 from voicepipe import __version__
+from voicepipe.engine import heartbeats
+from voicepipe.engine.broker import ClaimedJob
+from voicepipe.engine.cron import CRON_JOBS
+from voicepipe.engine.outage import REDIS_DOWN
+from voicepipe.engine.registry import broker_for
+from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
-from voicepipe.services import workers as heartbeats
-from voicepipe.services.broker import ClaimedJob
-from voicepipe.services.cron import CRON_JOBS
-from voicepipe.services.outage import REDIS_DOWN
-from voicepipe.services.recorder import Recorder
-from voicepipe.services.tasks import broker_for
 from voicepipe.worker.control import ControlListener
 from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.cron import run_cron

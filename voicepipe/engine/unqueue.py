@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from voicepipe import keys
+from voicepipe.engine.scripts import RECORD_CANCELLED_LUA
 from voicepipe.resources import Resources
-from voicepipe.services.broker_scripts import RECORD_CANCELLED_LUA
 from voicepipe.settings import QUEUES
 
 PURGE_BATCH = 500

@@ -42,8 +42,8 @@ from voicepipe.domain.job_views import (
     parse_window,
 )
 from voicepipe.domain.jobs import JobStatus
+from voicepipe.engine.running import running_entries
 from voicepipe.resources import Resources
-from voicepipe.services.running import running_entries
 from voicepipe.settings import QUEUES
 
 

@@ -10,10 +10,10 @@ from arq.cron import next_cron
 
 from voicepipe import keys
 from voicepipe.domain.job_views import CronEntry
+from voicepipe.engine.broker import EXPIRES_EXTRA_MS
+from voicepipe.engine.registry import Task, broker_for
 from voicepipe.errors import ConfigError
 from voicepipe.resources import Resources
-from voicepipe.services.broker import EXPIRES_EXTRA_MS
-from voicepipe.services.tasks import Task, broker_for
 
 Field = int | set[int] | None
 

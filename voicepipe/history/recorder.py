@@ -32,8 +32,8 @@ from voicepipe.domain.job_fold import (
     is_event,
     parse_stream_id,
 )
+from voicepipe.engine import events
 from voicepipe.resources import Resources
-from voicepipe.services import events
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,9 @@ from arq.jobs import serialize_result
 
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
-from voicepipe.services import events
-from voicepipe.services.broker_scripts import (
+from voicepipe.engine import events
+from voicepipe.engine.outage import REDIS_DOWN, persist
+from voicepipe.engine.scripts import (
     CLAIM,
     CLAIM_MAX,
     ENQUEUE,
@@ -30,7 +31,6 @@ from voicepipe.services.broker_scripts import (
     FINISH_MAX,
     WAKE_TOKENS_MAX,
 )
-from voicepipe.services.outage import REDIS_DOWN, persist
 
 log = logging.getLogger(__name__)
 

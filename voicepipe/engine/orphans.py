@@ -21,10 +21,10 @@ from redis.exceptions import ResponseError
 
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
-from voicepipe.services import events
-from voicepipe.services.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads, stored_result
-from voicepipe.services.broker_scripts import WAKE_TOKENS_MAX
-from voicepipe.services.running import RunningEntry, running_entries
+from voicepipe.engine import events
+from voicepipe.engine.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads, stored_result
+from voicepipe.engine.running import RunningEntry, running_entries
+from voicepipe.engine.scripts import WAKE_TOKENS_MAX
 from voicepipe.settings import QUEUES
 
 log = logging.getLogger(__name__)

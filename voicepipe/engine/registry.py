@@ -1,9 +1,13 @@
-"""Task declaration: `@task(...)` registers a job function with its policy; the same object enqueues it."""
+"""Task declaration: `@task(...)` registers a job function with its policy; the same object enqueues it.
+
+Enqueueing is explicit: `await ping.enqueue(resources, payload="hi")`, with the resources of the
+caller (a web handler's `request.app[RESOURCES]`, a job's `ctx.resources`, a command's or a test's
+opened pools). Nothing is looked up from ambient state.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,33 +18,14 @@ from typing import Any
 from arq.jobs import deserialize_result
 
 from voicepipe import keys
-from voicepipe.domain.job_info import JobInfo
 from voicepipe.domain.jobs import JobPriority, JobStatus
+from voicepipe.engine.broker import Broker, JobSpec, loads
+from voicepipe.engine.events import make_event
+from voicepipe.engine.job_context import JobContext
+from voicepipe.engine.job_state import redis_status
 from voicepipe.errors import ConfigError, InvalidInput, NotFound, TaskError
 from voicepipe.resources import Resources
-from voicepipe.services import broker as broker_module
-from voicepipe.services import monitoring
-from voicepipe.services.broker import Broker, JobSpec
-from voicepipe.services.events import make_event
-from voicepipe.services.job_context import JobContext
-from voicepipe.services.job_status import live_status
 from voicepipe.settings import QUEUES
-
-_current: contextvars.ContextVar[Resources] = contextvars.ContextVar("voicepipe_resources")
-
-
-def use_resources(resources: Resources) -> contextvars.Token[Resources]:
-    """Make `resources` the ones `Task.enqueue` uses in this context (web app, worker, command)."""
-    return _current.set(resources)
-
-
-def current_resources() -> Resources:
-    try:
-        return _current.get()
-    except LookupError:
-        raise ConfigError(
-            "no resources opened in this context: call use_resources() first"
-        ) from None
 
 
 def broker_for(resources: Resources) -> Broker:
@@ -80,12 +65,9 @@ class JobHandle:
     resources: Resources = field(repr=False)
 
     async def status(self) -> JobStatus | None:
-        """The job's status right now, from Redis while it is live, else from its history."""
-        return await live_status(self.resources, self.job_id, self.queue)
-
-    async def info(self) -> JobInfo | None:
-        """The recorded JobInfo (it may lag the live status by one recorder batch)."""
-        return await monitoring.get_job_info(self.resources, self.job_id)
+        """The job's status as Redis holds it; None once its result has expired (then
+        `voicepipe.history.job_status.live_status` and `monitoring.get_job_info` ask the history)."""
+        return await redis_status(self.resources.redis, self.job_id, self.queue)
 
     async def result(self, timeout_s: float | None = None) -> Any:
         """Wait for the result; raises JobFailed if the job failed, TimeoutError after `timeout_s`."""
@@ -94,7 +76,7 @@ class JobHandle:
         while True:
             raw = await self.resources.redis.get(keys.result(self.job_id))
             if raw is not None:
-                outcome = deserialize_result(raw, deserializer=broker_module.loads)
+                outcome = deserialize_result(raw, deserializer=loads)
                 if not outcome.success:
                     raise JobFailed(f"job {self.job_id} failed: {outcome.result}")
                 return outcome.result
@@ -164,6 +146,8 @@ class Task:
 
     async def enqueue(
         self,
+        resources: Resources,
+        /,
         *,
         priority: JobPriority = JobPriority.NORMAL,
         countdown_s: float | None = None,
@@ -176,8 +160,7 @@ class Task:
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> JobHandle:
-        """Enqueue one job; keyword arguments (JSON-safe) go to the task."""
-        resources = current_resources()
+        """Enqueue one job through `resources`; keyword arguments (JSON-safe) go to the task."""
         spec = self.spec(
             resources, kwargs, priority=priority, countdown_s=countdown_s, eta=eta, job_id=job_id,
             queue=queue, owner_id=owner_id, parent_id=parent_id, batch_id=batch_id, metadata=metadata,
@@ -240,5 +223,4 @@ __all__ = [
     "Task",
     "get_task",
     "task",
-    "use_resources",
 ]

@@ -15,9 +15,9 @@ from voicepipe import keys
 from voicepipe.db import job_rollups
 from voicepipe.domain.histogram import bucket_value
 from voicepipe.domain.job_views import QueueLength
+from voicepipe.engine.heartbeats import live_worker_ids
+from voicepipe.history.monitoring import get_queue_lengths
 from voicepipe.resources import Resources
-from voicepipe.services.monitoring import get_queue_lengths
-from voicepipe.services.workers import live_worker_ids
 
 RUNTIME_BOUNDS_S = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600)
 

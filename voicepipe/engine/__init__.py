@@ -1,0 +1,1 @@
+"""The Redis job engine: broker scripts, claim, finish, running jobs, orphans, heartbeats, cron, task registry."""
