@@ -6,6 +6,10 @@ Per queue q:
   running:q    HASH  job id -> JSON {"worker", "started_ms", "try", "task"}
   wake:q       LIST  tokens that wake an idle worker the moment a job is ready
 Per job: arq's own `arq:job:<id>` (definition) and `arq:result:<id>` (result, expires).
+
+Lua scripts get every key they touch in KEYS, except per-job keys of jobs they find in Redis (a
+claim pops ids it could not know in advance): those they build from SCRIPT_PREFIXES, passed as
+their first three arguments (voicepipe.engine.scripts.PREFIXES_LUA).
 """
 
 from __future__ import annotations
@@ -25,8 +29,13 @@ STOP_REQUESTS = (
 )
 
 
+QUEUE_PREFIX = f"{PREFIX}:queue:"
+# job definition, result and ready-queue prefixes, in the order the scripts take them
+SCRIPT_PREFIXES = (job_key_prefix, result_key_prefix, QUEUE_PREFIX)
+
+
 def queue(name: str) -> str:
-    return f"{PREFIX}:queue:{name}"
+    return QUEUE_PREFIX + name
 
 
 def deferred(name: str) -> str:

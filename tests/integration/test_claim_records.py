@@ -1,5 +1,5 @@
-"""The claim script writes the running entry and the started event by hand for plain names and falls
-back to cjson otherwise: both paths must give the same, valid JSON."""
+"""The claim script writes the running entry and the started event with cjson: an unusual job id
+(quotes, non-ASCII) must give the same, valid JSON as a plain one."""
 
 from __future__ import annotations
 

@@ -13,10 +13,9 @@ import psutil
 import pytest
 
 from tests.support.engine import job_events
-from tests.support.processes import start_voicepipe, voicepipe_env
 from tests.support.waiting import eventually
+from tests.support.workers import n_live, worker_pid, worker_processes
 from voicepipe import keys
-from voicepipe.engine import heartbeats
 from voicepipe.engine.running import running_entries
 from voicepipe.resources import Resources
 from voicepipe.settings import Settings
@@ -28,21 +27,8 @@ RECOVERY_BOUND_S = 8.0
 
 @pytest.fixture
 def two_workers(settings: Settings, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = voicepipe_env(
-        tmp_path / "home", REDIS_URL=str(settings.redis_url),
-        DATABASE_URL=str(settings.database_url), VOICEPIPE_CPU_WORKERS="1",
-    )  # fmt: skip
-    procs = [
-        start_voicepipe("worker", "--queues", "default", "--concurrency", "2", env=env,
-                        log=tmp_path / f"worker-{n}.log")
-        for n in range(2)
-    ]  # fmt: skip
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        proc.wait(30)  # reaps the killed one too
+    with worker_processes(settings, tmp_path, 2) as procs:
+        yield procs
 
 
 async def test_kill_9_reruns_the_job_on_the_other_worker(
@@ -50,17 +36,17 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
 ) -> None:
     redis = resources.redis
     await eventually(
-        lambda: _n_live(resources, 2), timeout_s=30, what="two worker processes to beat"
+        lambda: n_live(resources, 2), timeout_s=30, what="two worker processes to beat"
     )
     handle = await chaos_nap.enqueue(resources, seconds=2.0, run_id="crash")
     entries = await eventually(
         lambda: running_entries(resources.redis, ["default"]), what="the job to start"
     )
     first_worker = entries[0].worker
-    victim = next(w for w in await heartbeats.get_workers(redis) if w["id"] == first_worker)
+    victim = await worker_pid(resources, first_worker)
     # `voicepipe worker` supervises its worker process: the victim is one of those children.
-    assert psutil.Process(victim["pid"]).ppid() in {p.pid for p in two_workers}
-    os.kill(victim["pid"], signal.SIGKILL)
+    assert psutil.Process(victim).ppid() in {p.pid for p in two_workers}
+    os.kill(victim, signal.SIGKILL)
     killed_at = time.time()
 
     async def started_elsewhere() -> str | None:
@@ -85,7 +71,3 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
     assert (
         await redis.hget(keys.chaos_runs("crash"), handle.job_id) == b"2"
     )  # ran twice: at least once
-
-
-async def _n_live(resources: Resources, n: int) -> bool:
-    return len(await heartbeats.live_worker_ids(resources.redis)) == n

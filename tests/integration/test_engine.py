@@ -57,6 +57,8 @@ async def test_permanent_error_fails_at_once(resources: Resources, worker: Runni
     kinds = [e["event"] for e in await job_events(resources, handle.job_id)]
     assert kinds == ["queued", "started", "failure"]
     assert await handle.status() == JobStatus.FAILURE
+    info = await monitoring.get_job_info(resources, handle.job_id)
+    assert info is not None and (info.retry_count, info.max_retries) == (0, 3)  # tries were left
 
 
 async def test_retries_run_out_into_failure(resources: Resources, worker: RunningWorker) -> None:
@@ -65,6 +67,8 @@ async def test_retries_run_out_into_failure(resources: Resources, worker: Runnin
         await handle.result(timeout_s=60)
     assert await marks(resources, handle.job_id, "ran") == [1, 2, 3, 4]  # max_retries=3: four tries
     assert (await job_events(resources, handle.job_id))[-1]["event"] == "failure"
+    info = await monitoring.get_job_info(resources, handle.job_id)
+    assert info is not None and (info.status, info.retry_count) == ("failure", 3)
 
 
 async def test_a_task_can_ask_for_a_retry_with_its_own_countdown(

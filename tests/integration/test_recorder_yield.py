@@ -32,11 +32,23 @@ async def test_busy_worker_defers_recording_until_the_burst_ends(resources: Reso
     recorder = Recorder(resources, "r1")
     recorder.backlog_bound = 1000
     bursting = True
+    asked = 0
+
+    def busy() -> bool:
+        nonlocal asked
+        asked += 1
+        return bursting
+
     stop = asyncio.Event()
-    running = asyncio.create_task(recorder.run(stop, busy=lambda: bursting))
+    running = asyncio.create_task(recorder.run(stop, busy=busy))
     try:
         await _emit_jobs(resources, "a", 10)  # 30 events: under the bound
-        await asyncio.sleep(0.3)  # several yield periods: nothing may be recorded meanwhile
+        seen = asked
+
+        async def stepped_aside_twice() -> bool:  # with the events waiting in the stream
+            return asked >= seen + 3
+
+        await eventually(stepped_aside_twice, what="the recorder loop to step aside twice")
         assert await _recorded(resources) == 0
         bursting = False
         await eventually(lambda: _count_is(resources, 10), what="the backlog to be recorded")

@@ -25,8 +25,8 @@ from typing import Any
 from voicepipe import keys
 from voicepipe.bench.chaos_report import outcomes, recoveries
 from voicepipe.bench.waiting import until
-from voicepipe.embedded.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.embedded.postgres import EmbeddedPostgres
+from voicepipe.embedded.supervisor import Child, Supervisor, voicepipe_argv
 from voicepipe.engine import heartbeats
 from voicepipe.engine.registry import broker_for
 from voicepipe.engine.running import running_entries

@@ -5,6 +5,11 @@ so arq's own tools can read them. What arq lacks is here: priorities, deferred j
 ready ones, an atomic claim (ZPOPMIN in a script, so two workers never race for a job), a running
 set per queue, wake-up tokens for millisecond pickup, and a lifecycle event written in the same
 step as every state change.
+
+Outcomes are fenced: a finish, a retry or a hand-back changes a job only while its running entry
+is still the one this worker's claim wrote. A worker that stalled past its heartbeat has had its
+jobs released and run again elsewhere; its late outcome is dropped and recorded as a `stale`
+event, and the new try's running entry, definition and result stay as they are.
 """
 
 from __future__ import annotations
@@ -23,14 +28,7 @@ from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.engine import events
 from voicepipe.engine.outage import REDIS_DOWN, persist
-from voicepipe.engine.scripts import (
-    CLAIM,
-    CLAIM_MAX,
-    ENQUEUE,
-    FINISH,
-    FINISH_MAX,
-    WAKE_TOKENS_MAX,
-)
+from voicepipe.engine.scripts import CLAIM, CLAIM_MAX, ENQUEUE, FINISH, FINISH_MAX, PUT_BACK
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +72,7 @@ class ClaimedJob:
     priority: int
     enqueued_ms: int
     started_ms: int
+    entry: str  # its running entry as the claim wrote it: the fence every outcome checks
 
 
 @dataclass(frozen=True)
@@ -82,20 +81,18 @@ class _Finished:
 
     job: ClaimedJob
     stored: bytes
-    event: str
+    event: dict[str, Any]
     live: bool
 
 
 class Broker:
-    """Queue operations on one Redis; scripts are loaded once and run by their digest."""
+    """Queue operations on one Redis (its scripts are loaded once per process, run by digest)."""
 
     def __init__(self, redis: ArqRedis, aging_ms: int, result_expires_s: int) -> None:
         self.redis = redis
         self.aging_ms = aging_ms
         self.result_expires_ms = result_expires_s * 1000
-        self._enqueue = redis.register_script(ENQUEUE)
-        self._claim = redis.register_script(CLAIM)
-        self._finish = redis.register_script(FINISH)
+        self.stale_outcomes = 0  # outcomes dropped because the job had been released meanwhile
         self._unwritten: list[_Finished] = []
         self._writer: asyncio.Task[None] | None = None  # runs while outcomes wait to be written
 
@@ -104,63 +101,68 @@ class Broker:
         now_ms = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             for spec in specs:
-                due_ms = spec.due_ms if spec.due_ms is not None and spec.due_ms > now_ms else None
-                deferred = due_ms is not None
-                score = (
-                    due_ms
-                    if due_ms is not None
-                    else ready_rank_ms(spec.priority, now_ms, self.aging_ms)
-                )
-                expire_ms = max(spec.due_ms or now_ms, now_ms) - now_ms + EXPIRES_EXTRA_MS
-                await self._enqueue(
-                    keys=[keys.job(spec.job_id), keys.result(spec.job_id), keys.queue(spec.queue),
-                          keys.deferred(spec.queue), keys.wake(spec.queue), keys.EVENTS, keys.LIVE,
-                          keys.EVENTS_ENABLED],
-                    args=[spec.payload(now_ms), expire_ms, int(deferred), score, spec.priority, spec.job_id,
-                          events.encode(spec.queued_event), int(live)],
-                    client=pipe,
-                )  # fmt: skip
+                await ENQUEUE(pipe, *self._enqueue_keys_args(spec, now_ms, live))
             results = await pipe.execute()
-        return [bool(r) for r in results]
+        return [r == 1 for r in results]
+
+    async def enqueue_rerun(
+        self, spec: JobSpec, rerun_of: str, marker_expiry_s: int, live: bool = True
+    ) -> bool:
+        """Enqueue `spec` as the rerun of job `rerun_of` and mark that job rerun, in one step;
+        False (nothing queued) if it was rerun already. A failure leaves it rerunnable."""
+        keys_, args = self._enqueue_keys_args(spec, int(time.time() * 1000), live)
+        done = await ENQUEUE(
+            self.redis, [*keys_, keys.retried_as(rerun_of)], [*args, marker_expiry_s]
+        )
+        if done == 0:
+            raise ValueError(f"a job with id {spec.job_id} already exists")
+        return bool(done == 1)
+
+    def _enqueue_keys_args(
+        self, spec: JobSpec, now_ms: int, live: bool
+    ) -> tuple[list[str], list[Any]]:
+        due_ms = spec.due_ms if spec.due_ms is not None and spec.due_ms > now_ms else None
+        score = (
+            due_ms if due_ms is not None else ready_rank_ms(spec.priority, now_ms, self.aging_ms)
+        )
+        expire_ms = max(spec.due_ms or now_ms, now_ms) - now_ms + EXPIRES_EXTRA_MS
+        return (
+            [keys.job(spec.job_id), keys.result(spec.job_id), keys.queue(spec.queue),
+             keys.deferred(spec.queue), keys.wake(spec.queue), keys.EVENTS, keys.LIVE,
+             keys.EVENTS_ENABLED],
+            [spec.payload(now_ms), expire_ms, int(due_ms is not None), score, spec.priority,
+             spec.job_id, events.encode(spec.queued_event), int(live)],
+        )  # fmt: skip
 
     async def claim(
         self, queue: str, worker_id: str, max_n: int, live: bool
     ) -> tuple[list[ClaimedJob], int | None]:
         """Take up to `max_n` jobs (CLAIM_MAX at most), best rank first; and when the next is due."""
         now_ms = int(time.time() * 1000)
-        claimed, next_due = await self._claim(
-            keys=[
-                keys.queue(queue),
-                keys.deferred(queue),
-                keys.running(queue),
-                keys.EVENTS,
-                keys.LIVE,
-                keys.STOP_REQUESTS,
-                keys.EVENTS_ENABLED,
-            ],
-            args=[
-                now_ms,
-                worker_id,
-                min(max_n, CLAIM_MAX),
-                self.aging_ms,
-                queue,
-                int(live),
-                self.result_expires_ms,
-            ],
-        )
+        claimed, next_due, failed = await CLAIM(
+            self.redis,
+            [keys.queue(queue), keys.deferred(queue), keys.running(queue), keys.EVENTS, keys.LIVE,
+             keys.STOP_REQUESTS, keys.EVENTS_ENABLED],
+            [*keys.SCRIPT_PREFIXES, now_ms, worker_id, min(max_n, CLAIM_MAX), self.aging_ms, queue,
+             int(live), self.result_expires_ms],
+        )  # fmt: skip
+        for i in range(0, len(failed), 2):
+            log.error("job %s in queue %s failed before it ran: %s",
+                      failed[i].decode(errors="replace"), queue, failed[i + 1].decode())  # fmt: skip
         jobs = []
-        for i in range(0, len(claimed), 2):
-            job = loads(claimed[i + 1])
+        for i in range(0, len(claimed), 3):
+            job = loads(claimed[i + 1])  # the script checked it is a definition it can run
             jobs.append(
                 ClaimedJob(
                     job_id=claimed[i].decode(),
                     task=job["f"],
                     queue=queue,
                     kwargs=job["k"],
-                    try_number=job["t"],
-                    priority=job.get("p", 1),
-                    enqueued_ms=job["et"],
+                    try_number=int(job["t"]),
+                    priority=int(job.get("p", 1)),
+                    enqueued_ms=int(job["et"]),
                     started_ms=now_ms,
+                    entry=claimed[i + 2].decode(),
                 )
             )
         return jobs, int(float(next_due)) if next_due else None
@@ -188,7 +190,7 @@ class Broker:
             job.job_id, job.task, job.kwargs, job.try_number, job.enqueued_ms, job.queue, success,
             result, job.started_ms, int(time.time() * 1000),
         )  # fmt: skip
-        self._unwritten.append(_Finished(job, stored, events.encode(event), live))
+        self._unwritten.append(_Finished(job, stored, event, live))
         if self._writer is None or self._writer.done():
             # it starts on the next turn of the loop, with every outcome queued in this one
             self._writer = asyncio.create_task(self._write_all(), name="writing outcomes")
@@ -210,41 +212,69 @@ class Broker:
         # One script call for the whole batch: packing one command is far cheaper in redis-py
         # than packing several per job, and the script is atomic like a transaction.
         args: list[Any] = [
+            *keys.SCRIPT_PREFIXES,
             self.result_expires_ms,
             int(any(item.live for item in batch)),
-            events.join([item.event for item in batch]),
         ]
         for item in batch:
-            args += (item.job.job_id, keys.running(item.job.queue), item.stored)
+            job = item.job
+            args += (job.job_id, keys.running(job.queue), job.entry, item.stored,
+                     events.encode(item.event))  # fmt: skip
 
-        async def write() -> None:
-            await self._finish(
-                keys=[keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED, keys.STOP_REQUESTS], args=args
+        async def write() -> list[bytes]:
+            stale: list[bytes] = await FINISH(
+                self.redis, [keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED, keys.STOP_REQUESTS], args
             )
+            return stale
 
         try:
-            await persist("finishing jobs", write)
+            stale = {job_id.decode() for job_id in await persist("finishing jobs", write)}
         except Exception:
             log.exception(
                 "could not write the outcome of %d job(s) (%s); they stay in their running hash",
                 len(batch),
                 ", ".join(item.job.job_id for item in batch[:5]),
             )
+            return
+        if stale:
+            await self._record_stale(
+                [(item.job, item.event) for item in batch if item.job.job_id in stale]
+            )
+
+    async def _record_stale(self, outcomes: list[tuple[ClaimedJob, dict[str, Any]]]) -> None:
+        """Note outcomes that were dropped: the job had been released while this worker stalled."""
+        self.stale_outcomes += len(outcomes)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job, outcome in outcomes:
+                log.warning(
+                    "job %s (%s) try %d: its %s came after the job was released to run again "
+                    "(this worker stalled past its heartbeat); dropped",
+                    job.job_id, job.task, job.try_number, outcome["event"],
+                )  # fmt: skip
+                event = events.make_event(
+                    "stale", job_id=job.job_id, task=job.task, queue=job.queue,
+                    try_number=job.try_number, priority=job.priority, worker=outcome.get("worker"),
+                    outcome=outcome["event"],
+                )  # fmt: skip
+                events.add_to(pipe, event, live=False)
+            await pipe.execute()
 
     async def retry_later(
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
-    ) -> None:
-        """Put the job back as deferred with its try number raised; it runs again at `due_ms`."""
+    ) -> bool:
+        """Put the job back as deferred with its try number raised; it runs again at `due_ms`.
+        False if the job was no longer this worker's (stale: nothing changed)."""
         expire_ms = due_ms - int(time.time() * 1000) + EXPIRES_EXTRA_MS
-        await self._put_back(
+        return await self._put_back(
             job, keys.deferred(job.queue), f"{job.priority}:{job.job_id}", due_ms, expire_ms,
             event, live, "scheduling a retry",
         )  # fmt: skip
 
-    async def hand_back(self, job: ClaimedJob, event: dict[str, Any], live: bool) -> None:
-        """Return an unfinished job to its old place in the queue, as a new try (worker shutting down)."""
+    async def hand_back(self, job: ClaimedJob, event: dict[str, Any], live: bool) -> bool:
+        """Return an unfinished job to its old place in the queue, as a new try (worker shutting
+        down); False if it was no longer this worker's."""
         rank = ready_rank_ms(job.priority, job.enqueued_ms, self.aging_ms)
-        await self._put_back(
+        return await self._put_back(
             job, keys.queue(job.queue), job.job_id, rank, EXPIRES_EXTRA_MS, event, live,
             "handing a job back",
         )  # fmt: skip
@@ -252,20 +282,24 @@ class Broker:
     async def _put_back(
         self, job: ClaimedJob, zset: str, member: str, score: int, expire_ms: int,
         event: dict[str, Any], live: bool, what: str,
-    ) -> None:  # fmt: skip
-        """One try further: definition rewritten, `member` added to `zset`, running entry gone."""
+    ) -> bool:  # fmt: skip
+        """One try further: definition rewritten, `member` added to `zset`, running entry gone;
+        only while the running entry is still this claim's (else a `stale` event, and False)."""
 
-        async def write() -> None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.job(job.job_id), _next_try(job), px=expire_ms)
-                pipe.zadd(zset, {member: score})
-                pipe.hdel(keys.running(job.queue), job.job_id)
-                pipe.lpush(keys.wake(job.queue), "1")
-                pipe.ltrim(keys.wake(job.queue), 0, WAKE_TOKENS_MAX - 1)
-                events.add_to(pipe, event, live)
-                await pipe.execute()
+        async def write() -> int:
+            done: int = await PUT_BACK(
+                self.redis,
+                [keys.running(job.queue), keys.job(job.job_id), zset, keys.wake(job.queue),
+                 keys.EVENTS, keys.LIVE, keys.EVENTS_ENABLED],
+                [job.job_id, job.entry, _next_try(job), expire_ms, member, score,
+                 events.encode(event), int(live)],
+            )  # fmt: skip
+            return done
 
-        await persist(what, write)
+        if await persist(what, write) == 1:
+            return True
+        await self._record_stale([(job, event)])
+        return False
 
     async def publish(self, event: dict[str, Any], live: bool) -> None:
         """Write a progress event; while Redis is away it is dropped (the next one supersedes it)."""

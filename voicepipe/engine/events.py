@@ -9,6 +9,8 @@ Some carry more:
   success    result, runtime_s
   failure    error, traceback, runtime_s
   cancelled  reason
+  stale      outcome (the event a worker's late finish, retry or hand-back would have written: it
+             came after the job was released to run again elsewhere, and changed nothing)
 A stream entry, and a message on the live channel, carries one or more events, one JSON per line
 (JSON text never holds a raw newline): a worker writes a batch of jobs' events as one entry. Their
 position in the stream orders events (domain.job_fold.event_position); the recorder folds them
@@ -25,7 +27,9 @@ from redis.asyncio.client import Pipeline
 
 from voicepipe import keys
 
-EventType = Literal["queued", "started", "progress", "retry", "success", "failure", "cancelled"]
+EventType = Literal[
+    "queued", "started", "progress", "retry", "success", "failure", "cancelled", "stale"
+]
 LIFECYCLE: tuple[EventType, ...] = (
     "queued",
     "started",

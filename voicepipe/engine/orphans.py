@@ -23,6 +23,7 @@ from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.engine import events
 from voicepipe.engine.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads, stored_result
+from voicepipe.engine.lua import LuaScript
 from voicepipe.engine.running import RunningEntry, running_entries
 from voicepipe.engine.scripts import WAKE_TOKENS_MAX
 from voicepipe.settings import QUEUES
@@ -43,7 +44,7 @@ MAX_LOSSES = 10
 # KEYS: running, job, queue, wake, events, live, owner's heartbeat, result
 # ARGV: job id, owner, old definition, new definition (or result), rank, event, live, now ms,
 #       min age ms, definition (or result) expiry ms, "1" when the owner releases its own entry
-_STILL_ORPHANED = """
+_STILL_ORPHANED = """#!lua
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 local running = cjson.decode(entry)
@@ -60,7 +61,7 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'e', ARGV[6])
 if ARGV[7] == '1' then redis.call('PUBLISH', KEYS[6], ARGV[6]) end
 """
-_RELEASE = (
+_RELEASE = LuaScript(
     _STILL_ORPHANED
     + """
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[10])
@@ -70,7 +71,7 @@ redis.call('LTRIM', KEYS[4], 0, WAKE_MAX)
 return 1
 """.replace("WAKE_MAX", str(WAKE_TOKENS_MAX - 1))
 )
-_GIVE_UP = (
+_GIVE_UP = LuaScript(
     _STILL_ORPHANED
     + """
 redis.call('SET', KEYS[8], ARGV[4], 'PX', ARGV[10])
@@ -147,9 +148,10 @@ async def release(
     # a retry or a hand-back writes a fresh one, so only losses in a row add up.
     again = dumps({**job, "t": int(job["t"]) + 1, "o": losses})
     rank = ready_rank_ms(priority, int(job["et"]), broker.aging_ms)
-    done = await broker.redis.register_script(_RELEASE)(
-        keys=_keys(entry),
-        args=[entry.job_id, entry.worker, raw, again, rank, events.encode(event), int(live), now_ms,
+    done = await _RELEASE(
+        broker.redis,
+        _keys(entry),
+        [entry.job_id, entry.worker, raw, again, rank, events.encode(event), int(live), now_ms,
               MIN_AGE_MS, EXPIRES_EXTRA_MS, int(own)],
     )  # fmt: skip
     if done != 1:
@@ -172,9 +174,10 @@ async def _give_up(
         entry.job_id, job["f"], job["k"], int(job["t"]), int(job["et"]), entry.queue, False,
         {"error": error}, entry.started_ms, now_ms,
     )  # fmt: skip
-    done = await broker.redis.register_script(_GIVE_UP)(
-        keys=_keys(entry),
-        args=[entry.job_id, entry.worker, raw, stored, 0, events.encode(event), int(live), now_ms,
+    done = await _GIVE_UP(
+        broker.redis,
+        _keys(entry),
+        [entry.job_id, entry.worker, raw, stored, 0, events.encode(event), int(live), now_ms,
               MIN_AGE_MS, broker.result_expires_ms, int(own)],
     )  # fmt: skip
     if done != 1:
@@ -186,9 +189,10 @@ async def _give_up(
 async def _drop_if_finished(broker: Broker, entry: RunningEntry, own: bool) -> None:
     """A running entry whose job definition is gone (finished or expired) is only clutter."""
     now_ms = int(time.time() * 1000)
-    await broker.redis.register_script(_RELEASE)(
-        keys=_keys(entry),
-        args=[entry.job_id, entry.worker, "", "", 0, "", 0, now_ms, MIN_AGE_MS, 0, int(own)],
+    await _RELEASE(
+        broker.redis,
+        _keys(entry),
+        [entry.job_id, entry.worker, "", "", 0, "", 0, now_ms, MIN_AGE_MS, 0, int(own)],
     )
 
 

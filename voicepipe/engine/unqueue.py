@@ -9,27 +9,38 @@ from __future__ import annotations
 import time
 
 from voicepipe import keys
-from voicepipe.engine.scripts import RECORD_CANCELLED_LUA
+from voicepipe.engine.lua import LuaScript
+from voicepipe.engine.scripts import DEFINITION_LUA, PREFIXES_LUA, RECORD_CANCELLED_LUA
 from voicepipe.resources import Resources
 from voicepipe.settings import QUEUES
 
 PURGE_BATCH = 500
 
+# A definition voicepipe cannot read is cancelled all the same, under what can be known of it.
+_UNREADABLE_LUA = """
+local function readable_or_stub(payload)
+  return read_definition(payload) or {t = 1, f = 'unknown', a = {}, k = {}, et = 0, p = 1}
+end
+"""
+
 # KEYS: events, live, events-enabled, then ready and deferred of each queue
-# ARGV: job id, now ms, reason, result expiry ms, then the queue names
-_CANCEL_QUEUED = (
-    RECORD_CANCELLED_LUA
+# ARGV: prefixes, job id, now ms, reason, result expiry ms, then the queue names
+_CANCEL_QUEUED = LuaScript(
+    PREFIXES_LUA
+    + DEFINITION_LUA
+    + RECORD_CANCELLED_LUA
+    + _UNREADABLE_LUA
     + """
-local id = ARGV[1]
-local payload = redis.call('GET', 'arq:job:' .. id)
+local id = ARGV[4]
+local payload = redis.call('GET', JOB .. id)
 if not payload then return false end
-local priority = cjson.decode(payload).p or 1
+local job = readable_or_stub(payload)
 for i = 4, #KEYS, 2 do
   local removed = redis.call('ZREM', KEYS[i], id)
-  if removed == 0 then removed = redis.call('ZREM', KEYS[i + 1], priority .. ':' .. id) end
+  if removed == 0 then removed = redis.call('ZREM', KEYS[i + 1], (job.p or 1) .. ':' .. id) end
   if removed == 1 then
-    local queue = ARGV[4 + (i - 2) / 2]
-    record_cancelled(id, payload, queue, tonumber(ARGV[2]), ARGV[3], ARGV[4], KEYS[1], KEYS[2], KEYS[3])
+    local queue = ARGV[7 + (i - 2) / 2]
+    record_cancelled(id, job, queue, tonumber(ARGV[5]), ARGV[6], ARGV[7], KEYS[1], KEYS[2], KEYS[3])
     return queue
   end
 end
@@ -37,21 +48,26 @@ return false
 """
 )
 
-# KEYS: ready, deferred, events, live, events-enabled   ARGV: queue, now ms, reason, expiry ms, max
-_PURGE = (
-    RECORD_CANCELLED_LUA
+# KEYS: ready, deferred, events, live, events-enabled
+# ARGV: prefixes, queue, now ms, reason, expiry ms, max
+_PURGE = LuaScript(
+    PREFIXES_LUA
+    + DEFINITION_LUA
+    + RECORD_CANCELLED_LUA
+    + _UNREADABLE_LUA
     + """
-local now = tonumber(ARGV[2])
+local now = tonumber(ARGV[5])
 local removed, seen = 0, 0
 -- ready members are job ids; deferred ones are "<priority>:<job id>"
 for k = 1, 2 do
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[k], 0, tonumber(ARGV[5]) - 1)) do
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[k], 0, tonumber(ARGV[8]) - 1)) do
     seen = seen + 1
     redis.call('ZREM', KEYS[k], member)
-    local id = k == 1 and member or string.sub(member, string.find(member, ':', 1, true) + 1)
-    local payload = redis.call('GET', 'arq:job:' .. id)
+    local sep = string.find(member, ':', 1, true)
+    local id = (k == 1 or not sep) and member or string.sub(member, sep + 1)
+    local payload = redis.call('GET', JOB .. id)
     if payload then
-      record_cancelled(id, payload, ARGV[1], now, ARGV[3], ARGV[4], KEYS[3], KEYS[4], KEYS[5])
+      record_cancelled(id, readable_or_stub(payload), ARGV[4], now, ARGV[6], ARGV[7], KEYS[3], KEYS[4], KEYS[5])
       removed = removed + 1
     end
   end
@@ -69,23 +85,24 @@ async def cancel_queued(resources: Resources, job_id: str, reason: str) -> str |
     Returns the queue it was taken from, or None if it was not waiting anywhere.
     """
     queue_keys = [k for q in QUEUES for k in (keys.queue(q), keys.deferred(q))]
-    script = resources.redis.register_script(_CANCEL_QUEUED)
-    queue = await script(
-        keys=[*_EVENT_KEYS, *queue_keys],
-        args=[job_id, _now_ms(), reason, _result_expires_ms(resources), *QUEUES],
+    queue = await _CANCEL_QUEUED(
+        resources.redis,
+        [*_EVENT_KEYS, *queue_keys],
+        [*keys.SCRIPT_PREFIXES, job_id, _now_ms(), reason, _result_expires_ms(resources), *QUEUES],
     )
     return queue.decode() if isinstance(queue, bytes) else queue
 
 
 async def purge(resources: Resources, queue: str, reason: str) -> int:
     """Cancel every job waiting in `queue`, a batch per script call so Redis never stalls long."""
-    script = resources.redis.register_script(_PURGE)
     total = 0
     while True:
-        removed, seen = await script(
-            keys=[keys.queue(queue), keys.deferred(queue), *_EVENT_KEYS],
-            args=[queue, _now_ms(), reason, _result_expires_ms(resources), PURGE_BATCH],
-        )
+        removed, seen = await _PURGE(
+            resources.redis,
+            [keys.queue(queue), keys.deferred(queue), *_EVENT_KEYS],
+            [*keys.SCRIPT_PREFIXES, queue, _now_ms(), reason, _result_expires_ms(resources),
+             PURGE_BATCH],
+        )  # fmt: skip
         total += int(removed)
         if int(seen) == 0:
             return total

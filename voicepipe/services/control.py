@@ -21,6 +21,7 @@ from voicepipe import keys
 from voicepipe.domain.job_info import PageRequest
 from voicepipe.domain.jobs import JobPriority, JobStatus
 from voicepipe.engine import heartbeats, unqueue
+from voicepipe.engine.lua import LuaScript
 from voicepipe.engine.registry import broker_for, get_task
 from voicepipe.errors import Conflict, InvalidInput, NotFound
 from voicepipe.history import monitoring
@@ -34,7 +35,8 @@ STOP_WAIT_S = 5.0
 ACK_WAIT_S = 3.0
 
 # KEYS: running hashes of every queue, stop requests   ARGV: job id, how
-_REQUEST_STOP = """
+_REQUEST_STOP = LuaScript(
+    """#!lua
 for i = 1, #KEYS - 1 do
   if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then
     redis.call('HSET', KEYS[#KEYS], ARGV[1], ARGV[2])
@@ -43,6 +45,7 @@ for i = 1, #KEYS - 1 do
 end
 return 0
 """
+)
 
 
 class ActionResult(BaseModel):
@@ -76,9 +79,7 @@ async def _stop_running(
 ) -> ActionResult:
     redis = resources.redis
     running_keys = [keys.running(q) for q in QUEUES]
-    found = await redis.register_script(_REQUEST_STOP)(
-        keys=[*running_keys, keys.STOP_REQUESTS], args=[job_id, how]
-    )
+    found = await _REQUEST_STOP(redis, [*running_keys, keys.STOP_REQUESTS], [job_id, how])
     if not found:
         await _refuse(resources, job_id, how)
     running_key = running_keys[int(found) - 1]
@@ -122,17 +123,16 @@ async def retry(resources: Resources, job_id: str, countdown_s: float = 0.0) -> 
         )
     task = get_task(info.task_name)
     new_id = uuid.uuid4().hex
-    expires_s = resources.settings.job_history_days * 86_400
-    claimed = await resources.redis.set(keys.retried_as(job_id), new_id, nx=True, ex=expires_s)
-    if not claimed:
-        earlier = await resources.redis.get(keys.retried_as(job_id))
-        raise Conflict(f"job {job_id} was retried already, as job {_text(earlier)}")
     spec = task.spec(
         resources, info.args, priority=JobPriority(info.priority), job_id=new_id, queue=info.queue,
         countdown_s=countdown_s or None, owner_id=info.owner_id, parent_id=info.parent_id,
         batch_id=info.batch_id, retry_of=job_id, metadata=info.metadata,
     )  # fmt: skip
-    await broker_for(resources).enqueue([spec])
+    # the rerun is queued and the original marked rerun in one script: both or neither
+    marker_expiry_s = resources.settings.job_history_days * 86_400
+    if not await broker_for(resources).enqueue_rerun(spec, job_id, marker_expiry_s):
+        earlier = await resources.redis.get(keys.retried_as(job_id))
+        raise Conflict(f"job {job_id} was retried already, as job {_text(earlier)}")
     log.info("retrying job %s as %s", job_id, new_id)
     return ActionResult(job_id=job_id, action="retry", outcome="queued", new_job_id=new_id)
 

@@ -7,14 +7,17 @@ import time
 from redis.asyncio import Redis
 
 from voicepipe import keys
+from voicepipe.engine.lua import LuaScript
 from voicepipe.errors import RateLimited
 
 # KEYS: counter   ARGV: window length ms. Returns the count so far and the ms left in the window.
-_HIT = """
+_HIT = LuaScript(
+    """#!lua
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('PTTL', KEYS[1])}
 """
+)
 
 
 async def hit(redis: Redis, group: str, identity: str, limit: int, window_s: int) -> None:
@@ -23,7 +26,7 @@ async def hit(redis: Redis, group: str, identity: str, limit: int, window_s: int
         return
     window = int(time.time() // window_s)
     key = keys.rate_limit(group, identity, window)
-    count, left_ms = await redis.register_script(_HIT)(keys=[key], args=[window_s * 1000])
+    count, left_ms = await _HIT(redis, [key], [window_s * 1000])
     if int(count) > limit:
         retry_after_s = max(1, -(-int(left_ms) // 1000))
         raise RateLimited(

@@ -183,9 +183,9 @@ class Executor:
             event = self._event(
                 job, "retry", error=outcome.error, traceback=outcome.traceback, eta=due_ms / 1000
             )
-            await self.broker.retry_later(job, due_ms, event, live)
-            log.info("job %s (%s) try %d failed, retry in %.1fs: %s", job.job_id, job.task,
-                     job.try_number, outcome.retry_in_s, outcome.error)  # fmt: skip
+            if await self.broker.retry_later(job, due_ms, event, live):
+                log.info("job %s (%s) try %d failed, retry in %.1fs: %s", job.job_id, job.task,
+                         job.try_number, outcome.retry_in_s, outcome.error)  # fmt: skip
         elif outcome.kind == "cancelled":
             self.counters["cancelled"] += 1
             reason = outcome.error or "cancelled"
@@ -212,8 +212,8 @@ class Executor:
 
     async def _hand_back(self, job: ClaimedJob) -> None:
         event = self._event(job, "queued", try_number=job.try_number + 1, handed_back=True)
-        await asyncio.shield(self.broker.hand_back(job, event, self.live()))
-        log.info("handed job %s (%s) back to queue %s", job.job_id, job.task, job.queue)
+        if await asyncio.shield(self.broker.hand_back(job, event, self.live())):
+            log.info("handed job %s (%s) back to queue %s", job.job_id, job.task, job.queue)
 
     def _event(
         self, job: ClaimedJob, kind: EventType, try_number: int | None = None, **extra: Any
