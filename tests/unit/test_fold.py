@@ -152,3 +152,19 @@ def test_events_of_one_entry_sit_between_it_and_the_next() -> None:
 def test_malformed_events_are_recognised(value: Any) -> None:
     assert not is_event(value)
     assert is_event(ev("queued"))
+
+
+def test_a_stale_outcome_changes_neither_status_nor_result() -> None:
+    """A stalled worker's late success of try 1, written after try 2 started elsewhere."""
+    events = [
+        ev("queued", args={}, max_retries=3, eta=None),
+        ev("started", at=T0 + 1),
+        ev("retry", at=T0 + 5, error="WorkerLost: gone", eta=T0 + 5, orphaned=True),
+        ev("started", try_number=2, at=T0 + 6) | {"worker": "w2"},
+        ev("stale", at=T0 + 7, outcome="success"),
+    ]
+    (delta,) = fold([((1, i), e) for i, e in enumerate(events)])
+    state = delta.state
+    assert state is not None and state.status == JobStatus.STARTED
+    assert (state.retry_count, state.worker, state.result) == (1, "w2", None)
+    assert delta.event_count == 5
