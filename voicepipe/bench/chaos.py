@@ -3,9 +3,10 @@
 Two `voicepipe worker` processes run under the supervisor `voicepipe up` uses (it respawns a dead
 one). N `chaos_nap` jobs are enqueued, each sleeping a random 0.2-1 s and counting its starts; K
 times, at random moments spread over the run, one worker with jobs in hand is killed with SIGKILL
-while the other is alive. Optionally PostgreSQL is stopped for a while in the middle. At the end
-every job's outcome is read from PostgreSQL, and each orphaned job's recovery time is measured
-from its recorded history: the kill to the job's next `started` event.
+while the other is alive, and S times one is stopped with SIGSTOP past its heartbeat expiry and
+then continued (voicepipe.bench.chaos_faults). Optionally PostgreSQL is stopped for a while in the
+middle. At the end every job's outcome is read from PostgreSQL, and each released job's recovery
+time is measured from its recorded history: the kill or stop to the job's next `started` event.
 """
 
 from __future__ import annotations
@@ -14,28 +15,24 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from voicepipe import keys
-from voicepipe.bench.chaos_report import outcomes, recoveries
+from voicepipe.bench.chaos_faults import STALL_S, Faults, Say, fault_plan
+from voicepipe.bench.chaos_report import Recoveries, outcomes, recoveries
 from voicepipe.bench.waiting import until
 from voicepipe.embedded.postgres import EmbeddedPostgres
 from voicepipe.embedded.supervisor import Child, Supervisor, voicepipe_argv
-from voicepipe.engine import heartbeats
 from voicepipe.engine.registry import broker_for
-from voicepipe.engine.running import running_entries
 from voicepipe.history.recorder import record_pending
 from voicepipe.resources import Resources
 from voicepipe.settings import child_environment
 from voicepipe.tasks.chaos import chaos_nap
 
-Say = Callable[[str], None]
 WORKERS = 2
 
 
@@ -49,12 +46,12 @@ class ChaosBench:
     max_s: float = 1.0
     seed: int = 0
     pg_outage_s: float = 0.0
+    stalls: int = 0
+    stall_s: float = STALL_S
     postgres: EmbeddedPostgres | None = None
     progress: Say = field(default=lambda line: None)
     run_id: str = field(default_factory=lambda: os.urandom(4).hex())
-    killed: dict[str, float] = field(default_factory=dict)  # worker id -> when it was killed
     pg_back_at: float = 0.0  # when PostgreSQL came back after the outage
-    killed_pids: set[int] = field(default_factory=set)
 
     def children(self) -> list[Child]:
         env = child_environment(
@@ -73,19 +70,24 @@ class ChaosBench:
 async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
     rng = random.Random(bench.seed)
     children = bench.children()
+    faults = Faults(bench.resources, children, bench.progress, bench.stall_s)
     supervisor = Supervisor(children, stop_timeout_s=15)
     stop_supervising = asyncio.Event()
     supervising = asyncio.create_task(supervisor.run(stop_supervising), name="supervisor")
     try:
-        await until(lambda: _all_up(bench, children), 60, "two workers to start", every_s=0.05)
+        await until(faults.all_up, 60, "two workers to start", every_s=0.05)
         ids = await _enqueue(bench, rng)
+        # The stalls draw from their own source, so a seed's kills are the same with or without.
+        stall_rng = random.Random(f"{bench.seed}:stalls")
+        plan = fault_plan(bench.kills, bench.stalls, bench.expected_s(), rng, stall_rng)
         started = time.time()
-        chaos = asyncio.create_task(_kill_at_random(bench, children, rng, started))
+        faults.start(plan, started, rng, stall_rng)
         outage = asyncio.create_task(_pg_outage(bench, started))
-        await _watch(bench, ids, timeout_s=bench.expected_s() * 4 + 120 + bench.pg_outage_s)
+        timeout_s = bench.expected_s() * 4 + 120 + bench.pg_outage_s + bench.stalls * bench.stall_s
+        await _watch(bench, faults, ids, timeout_s)
         finished_s = time.time() - started
-        chaos.cancel()
-        await asyncio.gather(chaos, outage, return_exceptions=True)
+        await faults.over()
+        await asyncio.gather(outage, return_exceptions=True)
         # The workers' own recorders bring the history up to date (after an outage too).
         with contextlib.suppress(TimeoutError):
             await until(
@@ -97,29 +99,25 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         # From the last job's end, or PostgreSQL's return if later, to every job recorded.
         history_lag_s = time.time() - max(started + finished_s, bench.pg_back_at)
     finally:
+        await faults.over()  # never leave a worker stopped
         stop_supervising.set()
         await supervising
     bench.progress("recording what is left in the event stream")
     await record_pending(bench.resources, "chaos-bench", claim_idle_s=0.0, timeout_s=60)
     statuses, recorded = await outcomes(bench.resources, ids)
-    times = await recoveries(bench.resources, ids, bench.killed)
+    times = await recoveries(bench.resources, ids, faults.done)
     runs = await bench.resources.redis.hgetall(keys.chaos_runs(bench.run_id))  # type: ignore[misc]
     done = await bench.resources.redis.hlen(keys.chaos_done(bench.run_id))  # type: ignore[misc]
     await bench.resources.redis.delete(keys.chaos_runs(bench.run_id), keys.chaos_done(bench.run_id))
     return {
         "jobs": bench.jobs,
-        "kills": len(bench.killed),
+        "kills": faults.count("kill"),
+        "stalls": faults.count("stall"),
         "lost": bench.jobs - statuses.get("success", 0) - statuses.get("failure", 0),
         "failed": statuses.get("failure", 0),
+        "final_not_success": bench.jobs - statuses.get("success", 0),
         "ran_twice": sum(1 for n in runs.values() if int(n) >= 2),
-        "recovery_s_max": round(max(times.recovery_s), 3) if times.recovery_s else None,
-        "recovery_s_p50": round(statistics.median(times.recovery_s), 3)
-        if times.recovery_s
-        else None,
-        "released_s_max": round(max(times.released_s), 3) if times.released_s else None,
-        "orphaned": len(times.jobs),
-        "releases": len(times.released_s),
-        "orphaned_unkilled": times.unkilled,
+        **_release_figures(times),
         "marked_done": done,
         "recorded": recorded,
         "statuses": statuses,
@@ -127,12 +125,39 @@ async def run_chaos_bench(bench: ChaosBench) -> dict[str, Any]:
         "concurrency": bench.concurrency,
         "restarts": sum(child.restarts for child in children),
         "pg_outage_s": bench.pg_outage_s,
+        "stall_s": bench.stall_s,
         "duration_s": round(finished_s, 2),
         "history_lag_s": round(history_lag_s, 2),
         "expected_s": round(bench.expected_s(), 2),
         "seed": bench.seed,
         "cpu_count": os.cpu_count(),
     }
+
+
+def _release_figures(times: Recoveries) -> dict[str, Any]:
+    """Kills' and stalls' releases apart; releases that no fault explains are false alarms."""
+    killed, stalled = times.killed, times.stalled
+    return {
+        "recovery_s_max": _max(killed.recovery_s),
+        "recovery_s_p50": _p50(killed.recovery_s),
+        "released_s_max": _max(killed.released_s),
+        "orphaned": len(killed.jobs),
+        "releases": len(killed.released_s),
+        "stall_recovery_s_max": _max(stalled.recovery_s),
+        "stall_recovery_s_p50": _p50(stalled.recovery_s),
+        "stall_released": len(stalled.jobs),
+        "stall_releases": len(stalled.released_s),
+        "stale_outcomes": times.stale,
+        "orphaned_unkilled": times.unfaulted,
+    }
+
+
+def _max(values: list[float]) -> float | None:
+    return round(max(values), 3) if values else None
+
+
+def _p50(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
 
 
 async def _enqueue(bench: ChaosBench, rng: random.Random) -> list[str]:
@@ -149,32 +174,6 @@ async def _enqueue(bench: ChaosBench, rng: random.Random) -> list[str]:
     return [spec.job_id for spec in specs]
 
 
-async def _kill_at_random(
-    bench: ChaosBench, children: list[Child], rng: random.Random, started: float
-) -> None:
-    """K kills at random moments over the expected run, each of a worker with jobs in hand (if
-    either has any) while the other is live."""
-    moments = sorted(rng.uniform(0.1, 0.9) * bench.expected_s() for _ in range(bench.kills))
-    for at_s in moments:
-        await asyncio.sleep(max(0.0, started + at_s - time.time()))
-        await until(
-            lambda: _all_up(bench, children),
-            120,
-            "both workers to be up before a kill",
-            every_s=0.05,
-        )
-        beats = await _beating(bench)
-        busy = {e.worker for e in await running_entries(bench.resources.redis, ["default"])}
-        with_jobs = [c for c in children if c.process and beats.get(c.process.pid) in busy]
-        victim = rng.choice(with_jobs or children)
-        assert victim.process is not None
-        worker_id = beats[victim.process.pid]
-        os.kill(victim.process.pid, signal.SIGKILL)
-        bench.killed[worker_id] = time.time()
-        bench.killed_pids.add(victim.process.pid)
-        bench.progress(f"killed {victim.name} ({worker_id}) at {time.time() - started:.1f}s")
-
-
 async def _pg_outage(bench: ChaosBench, started: float) -> None:
     if not bench.pg_outage_s or bench.postgres is None:
         return
@@ -187,7 +186,7 @@ async def _pg_outage(bench: ChaosBench, started: float) -> None:
     bench.progress("PostgreSQL is back")
 
 
-async def _watch(bench: ChaosBench, ids: list[str], timeout_s: float) -> None:
+async def _watch(bench: ChaosBench, faults: Faults, ids: list[str], timeout_s: float) -> None:
     """Wait until every job has a result, drawing a progress bar on stderr."""
     redis = bench.resources.redis
     deadline = time.monotonic() + timeout_s
@@ -196,17 +195,18 @@ async def _watch(bench: ChaosBench, ids: list[str], timeout_s: float) -> None:
             for job_id in ids:
                 pipe.exists(keys.result(job_id))
             done = sum(await pipe.execute())
-        _bar(done, len(ids), len(bench.killed), bench.kills)
+        _bar(done, len(ids), f"{faults.count('kill')}/{bench.kills} kills, "
+             f"{faults.count('stall')}/{bench.stalls} stalls")  # fmt: skip
         if done == len(ids) or time.monotonic() > deadline:
             print(file=sys.stderr)
             return
         await asyncio.sleep(0.5)
 
 
-def _bar(done: int, total: int, kills: int, kills_planned: int, width: int = 30) -> None:
+def _bar(done: int, total: int, faults: str, width: int = 30) -> None:
     filled = width * done // max(total, 1)
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} jobs done, "
-          f"{kills}/{kills_planned} kills", end="", file=sys.stderr, flush=True)  # fmt: skip
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} jobs done, {faults}",
+          end="", file=sys.stderr, flush=True)  # fmt: skip
 
 
 async def _all_recorded(bench: ChaosBench, ids: list[str]) -> bool:
@@ -215,18 +215,3 @@ async def _all_recorded(bench: ChaosBench, ids: list[str]) -> bool:
     except Exception:  # PostgreSQL not back yet
         return False
     return statuses.get("success", 0) + statuses.get("failure", 0) == len(ids)
-
-
-async def _beating(bench: ChaosBench) -> dict[int, str]:
-    """pid -> worker id of every worker whose heartbeat is live."""
-    return {w["pid"]: w["id"] for w in await heartbeats.get_workers(bench.resources.redis)}
-
-
-async def _all_up(bench: ChaosBench, children: list[Child]) -> bool:
-    """Every child runs a process we did not kill (its death may not be noticed yet) that sends
-    heartbeats."""
-    beats = await _beating(bench)
-    return all(
-        c.process is not None and c.process.pid in beats and c.process.pid not in bench.killed_pids
-        for c in children
-    )
