@@ -1,283 +1,217 @@
-"""`voicepipe bench engine`: voicepipe against plain arq on the same Redis, no-op jobs, one run.
+"""`voicepipe bench engine`: voicepipe against plain arq and SAQ on the same servers, no-op jobs.
 
-Throughput: W worker processes of each system (arq with poll_delay 0.01 s, the same concurrency)
-drain N no-op jobs that all become due at the same instant; jobs/s = N / (last finish - due time).
-Latency: sequential jobs on one idle worker, enqueue -> the job's own start time. Idle CPU: one idle
-voicepipe worker process over 10 s. Recording: the run's jobs found in PostgreSQL as `success`;
-the workers keep running until they are all there, and jobs/s until then is reported too (the
-recorder steps aside while its worker bursts through jobs, so history trails a burst by seconds).
+Each round runs every system once (arq in each of its four configurations), in an order that
+rotates from round to round. A run starts W worker processes, enqueues N jobs that all become due
+at one instant, and ends when every result is written (arq, SAQ) or every job is found `success`
+in PostgreSQL (voicepipe). engine_report.METHOD says the rest; engine_report turns runs into figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import statistics
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-import psutil
-from arq.connections import ArqRedis
-from arq.constants import result_key_prefix
-from arq.jobs import deserialize_result
+import asyncpg
 from redis.exceptions import ResponseError
 
-from voicepipe import keys
-from voicepipe.bench.arq_worker import BASELINE_QUEUE, health_check_key
-from voicepipe.bench.waiting import percentile, until
-from voicepipe.db.jobs import count_with_status
-from voicepipe.engine import broker as broker_module
-from voicepipe.engine.heartbeats import live_worker_ids
-from voicepipe.engine.registry import broker_for
+from voicepipe.bench.cpu import CpuMeter, postgres_pid, total_s, used_s
+from voicepipe.bench.engine_arq import ArqSide, arq_configs
+from voicepipe.bench.engine_report import BenchOptions, Results, RoundResult, figures
+from voicepipe.bench.engine_saq import SaqSide, saq_queue
+from voicepipe.bench.engine_voicepipe import VoicepipeSide
+from voicepipe.bench.waiting import until
+from voicepipe.db import bulk
 from voicepipe.resources import Resources
 from voicepipe.settings import child_environment
-from voicepipe.tasks.bench import noop
 
 Progress = Callable[[str], None]
 # Jobs are enqueued ahead, all due at one instant this far ahead (per job), so that enqueueing
 # is over before the clock starts on a loaded machine too.
 ENQUEUE_PLAN_PER_S = 2500
+SYSTEMS = ("arq", "saq", "voicepipe")
 
 
-@dataclass(frozen=True)
+class System(Protocol):
+    """One side of the comparison (engine_arq, engine_saq, engine_voicepipe)."""
+
+    @property
+    def name(self) -> str: ...  # "arq", "saq", "voicepipe": the figures' prefix
+    @property
+    def label(self) -> str: ...  # for progress lines
+    @property
+    def uses_postgres(self) -> bool: ...  # its CPU counts PostgreSQL's too
+    @property
+    def counted_from_enqueue(self) -> frozenset[str]: ...  # groups whose CPU counts before due
+    @property
+    def renices_itself(self) -> bool: ...  # else its workers are started under `nice -n`
+
+    def worker_argvs(self, n: int) -> list[list[str]]: ...
+    async def ready(self) -> bool: ...  # every worker of the last worker_argvs is serving
+    async def enqueue(self, n: int, due_s: float) -> list[str]: ...  # the jobs' ids
+    async def release(self) -> None: ...  # at the due time
+    async def drained(self) -> bool: ...  # a cheap check: no job waiting or running
+    # voicepipe: (how many of `ids` are recorded, when that was found); None: nothing to record
+    async def recorded(self, ids: list[str]) -> tuple[int, float] | None: ...
+    async def finish_times(self, ids: list[str]) -> list[float]: ...  # from the stored results
+    def leftover_keys(self, ids: list[str]) -> list[str]: ...  # deleted before the next run
+    async def start_time(self) -> tuple[float, float]: ...  # one job: (sent, its own start)
+    async def quiet(self) -> None: ...  # after the latency jobs: until nothing trails them
+
+
+def round_order(index: int) -> list[str]:
+    """arq, saq, voicepipe / voicepipe, arq, saq / saq, voicepipe, arq / …"""
+    shift = index % len(SYSTEMS)
+    return [*SYSTEMS[len(SYSTEMS) - shift :], *SYSTEMS[: len(SYSTEMS) - shift]]
+
+
+@dataclass
 class EngineBench:
     resources: Resources
-    jobs: int
-    workers: int
-    concurrency: int
+    options: BenchOptions
     say: Progress
-    leftovers: list[str] = field(default_factory=list)  # the last round's result keys
+    postgres_pid: int | None  # the postmaster; None: not on this machine
+    probe_pid: int  # the driver's PostgreSQL backend, left out of PostgreSQL's CPU
+    warnings: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)  # the last run's per-job keys
 
-    async def _fresh_server(self) -> None:
-        """Start every round alike: the last round's results gone and the append-only file
-        compacted. Otherwise Valkey's automatic rewrite (a forked child busy on a core for a
-        while) lands in some rounds and not others, by how much earlier rounds wrote."""
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+            self.say(f"  warning: {text}")
+
+    async def throughput(self, system: System) -> RoundResult:
+        await self._fresh_servers()
+        jobs = self.options.jobs
+        async with self._workers(system, self.options.workers) as meter:
+            due_s = time.time() + 1.0 + jobs / ENQUEUE_PLAN_PER_S
+            at_enqueue = await meter.read()
+            ids = await system.enqueue(jobs, due_s)
+            self.leftovers.extend(system.leftover_keys(ids))
+            if (late_s := time.time() - due_s) > 0:
+                self.warn(f"{system.label}: enqueueing overran the due time by {late_s:.2f} s; "
+                          "its jobs/s include it")  # fmt: skip
+            await asyncio.sleep(max(0.0, due_s - 0.01 - time.time()))
+            at_due = await meter.read()
+            await asyncio.sleep(max(0.0, due_s - time.time()))
+            await system.release()
+            # Finish times come from the jobs' results, so ten checks a second are precise enough.
+            await until(system.drained, 600, f"{system.label}'s queue to drain", every_s=0.1)
+            recorded = await system.recorded(ids)
+            at_end = await meter.read()
+        start = {g: (at_enqueue if g in system.counted_from_enqueue else at_due)[g] for g in at_end}
+        finished = await system.finish_times(ids)
+        if recorded is not None and recorded[0] < jobs:
+            self.warn(f"{system.label}: only {recorded[0]} of {jobs} jobs were recorded")
+        return RoundResult(
+            jobs_per_s=jobs / (max(finished) - due_s),
+            recorded_jobs_per_s=None if recorded is None else jobs / (recorded[1] - due_s),
+            recorded=None if recorded is None else recorded[0],
+            cpu_s=used_s(start, at_end),
+        )
+
+    async def latency_and_idle(self, system: System) -> tuple[list[float], float | None]:
+        """Enqueue -> start of sequential jobs on one idle worker; then that worker's and its
+        servers' CPU, in percent of one core, over `idle_s`."""
+        await self._fresh_servers()
+        async with self._workers(system, 1) as meter:
+            latencies = []
+            for _ in range(self.options.latency_samples):
+                sent, started = await system.start_time()
+                latencies.append((started - sent) * 1000)
+            await system.quiet()
+            before, started_at = await meter.read(), time.monotonic()
+            await asyncio.sleep(self.options.idle_s)  # the measurement itself, not a wait
+            used = total_s(used_s(before, await meter.read()))
+            elapsed_s = time.monotonic() - started_at
+        return latencies, None if used is None else 100 * used / elapsed_s
+
+    @asynccontextmanager
+    async def _workers(self, system: System, n: int) -> AsyncIterator[CpuMeter]:
+        """`n` worker processes of `system`, ready; a meter of their CPU and their servers'."""
+        procs = self._start(system, n)
+        try:
+            await until(system.ready, 60, f"{system.label} workers to start")
+            roots: dict[str, list[int] | None] = {"workers": [p.pid for p in procs]}
+            if system.uses_postgres:
+                roots["postgres"] = None if self.postgres_pid is None else [self.postgres_pid]
+            yield CpuMeter(roots, self.resources.redis, frozenset({self.probe_pid}))
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                await asyncio.to_thread(proc.wait, 30)
+
+    def _start(self, system: System, n: int) -> list[subprocess.Popen[bytes]]:
+        env = child_environment(self.resources.settings, {"VOICEPIPE_LOG_LEVEL": "WARNING"})
+        nice = [] if system.renices_itself else ["nice", "-n", str(self.options.nice)]
+        return [
+            subprocess.Popen([*nice, *argv], env=env, stdin=subprocess.DEVNULL)
+            for argv in system.worker_argvs(n)
+        ]
+
+    async def _fresh_servers(self) -> None:
+        """Start every run alike: the last run's results gone, Valkey's append-only file compacted
+        (else its automatic rewrite, a forked child busy on a core, lands in some runs and not
+        others), PostgreSQL checkpointed and vacuumed (else one round's dead rows and dirty pages
+        slow the next)."""
         redis = self.resources.redis
         for start in range(0, len(self.leftovers), 1000):
             await redis.unlink(*self.leftovers[start : start + 1000])
         self.leftovers.clear()
-        if (await redis.config_get("appendonly")).get("appendonly") != "yes":
-            return
-        with contextlib.suppress(ResponseError):  # one is running already: wait for it below
-            await redis.execute_command("BGREWRITEAOF")  # type: ignore[no-untyped-call]
+        if (await redis.config_get("appendonly")).get("appendonly") == "yes":
+            with contextlib.suppress(ResponseError):  # one is running already: wait for it below
+                await redis.execute_command("BGREWRITEAOF")  # type: ignore[no-untyped-call]
 
-        async def rewritten() -> bool:
-            info = await redis.info("persistence")
-            return not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
+            async def rewritten() -> bool:
+                info = await redis.info("persistence")
+                return not (info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
 
-        await until(rewritten, 120, "the append-only file rewrite", every_s=0.05)
-
-    def _env(self) -> dict[str, str]:
-        return child_environment(self.resources.settings, {"VOICEPIPE_LOG_LEVEL": "WARNING"})
-
-    def _start(self, argvs: list[list[str]]) -> list[subprocess.Popen[bytes]]:
-        return [subprocess.Popen(a, env=self._env(), stdin=subprocess.DEVNULL) for a in argvs]
-
-    async def _stop(self, procs: list[subprocess.Popen[bytes]]) -> None:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            await asyncio.to_thread(proc.wait, 30)
-
-    # -- plain arq -------------------------------------------------------------------------
-    def _arq_workers(self, n: int) -> list[subprocess.Popen[bytes]]:
-        # arq's workers get the CPU priority voicepipe's give themselves (VOICEPIPE_WORKER_NICE)
-        argv = ["nice", "-n", str(self.resources.settings.worker_nice), sys.executable, "-m",
-                "voicepipe.bench.arq_worker", str(self.resources.settings.redis_url), str(self.concurrency)]  # fmt: skip
-        return self._start([[*argv, str(i)] for i in range(n)])
-
-    async def arq_throughput(self) -> float:
-        redis = self.resources.redis
-        await self._fresh_server()
-        procs = self._arq_workers(self.workers)
-        try:
-            await until(lambda: _arq_ready(redis, self.workers), 60, "arq workers to start")
-            due = time.time() + 1.0 + self.jobs / ENQUEUE_PLAN_PER_S
-            ids = [f"arq-bench-{uuid.uuid4().hex}" for _ in range(self.jobs)]
-            for start in range(0, self.jobs, 500):
-                await asyncio.gather(*(
-                    redis.enqueue_job("noop", _job_id=i, _queue_name=BASELINE_QUEUE,
-                                      _defer_until=datetime.fromtimestamp(due, UTC))
-                    for i in ids[start : start + 500]
-                ))  # fmt: skip
-            if time.time() > due:
-                self.say("  warning: arq's enqueueing overran the due time; its figure includes it")
-            self.leftovers.extend(result_key_prefix + i for i in ids)
-            finished = await _finish_times(
-                redis, ids, lambda: _arq_drained(redis), deserializer=None
-            )
-            return self.jobs / (max(finished) - due)
-        finally:
-            await self._stop(procs)
-
-    async def arq_latency_ms(self, samples: int) -> list[float]:
-        redis = self.resources.redis
-        procs = self._arq_workers(1)
-        try:
-            await until(lambda: _arq_ready(redis, 1), 60, "an arq worker to start")
-            latencies = []
-            for _ in range(samples):
-                sent = time.time()
-                job = await redis.enqueue_job("noop", _queue_name=BASELINE_QUEUE)
-                assert job is not None
-                started = await job.result(timeout=10, poll_delay=0.002)
-                latencies.append((started - sent) * 1000)
-            return latencies
-        finally:
-            await self._stop(procs)
-
-    # -- voicepipe -------------------------------------------------------------------------
-    def _voicepipe_workers(self, n: int) -> list[subprocess.Popen[bytes]]:
-        argv = [sys.executable, "-m", "voicepipe", "worker", "--no-supervise", "--queues", "default",
-                "--concurrency", str(self.concurrency)]  # fmt: skip
-        return self._start([argv] * n)
-
-    async def voicepipe_throughput(self) -> tuple[float, float, int]:
-        """Jobs/s until the last job finished, jobs/s until the last one was recorded, and how many were.
-
-        The workers keep running until their recorders have caught up: history is part of the work.
-        """
-        redis = self.resources.redis
-        await self._fresh_server()
-        procs = self._voicepipe_workers(self.workers)
-        try:
-            await until(
-                lambda: _voicepipe_ready(redis, self.workers), 60, "voicepipe workers to start"
-            )
-            due = time.time() + 1.0 + self.jobs / ENQUEUE_PLAN_PER_S
-            eta = datetime.fromtimestamp(due, UTC)
-            specs = [noop.spec(self.resources, {}, eta=eta) for _ in range(self.jobs)]
-            broker = broker_for(self.resources)
-            for start in range(0, self.jobs, 1000):
-                await broker.enqueue(specs[start : start + 1000])
-            if time.time() > due:
-                self.say("  warning: enqueueing overran the due time; the figure includes it")
-            ids = [s.job_id for s in specs]
-            self.leftovers.extend(keys.result(i) for i in ids)
-            finished = await _finish_times(
-                redis, ids, lambda: _voicepipe_drained(redis), deserializer=broker_module.loads
-            )
-            recorded = await self.recorded(ids)
-            recorded_at = time.time()
-            return self.jobs / (max(finished) - due), self.jobs / (recorded_at - due), recorded
-        finally:
-            await self._stop(procs)
-
-    async def voicepipe_latency_and_idle(
-        self, samples: int, idle_s: float
-    ) -> tuple[list[float], float]:
-        procs = self._voicepipe_workers(1)
-        try:
-            await until(lambda: _voicepipe_ready(self.resources.redis, 1), 60, "a voicepipe worker")
-            latencies = []
-            for _ in range(samples):
-                sent = time.time()
-                handle = await noop.enqueue(self.resources)
-                started = await handle.result(timeout_s=10)
-                latencies.append((started - sent) * 1000)
-            await asyncio.sleep(2)  # let the recorder catch up, so idle means idle
-            process = psutil.Process(procs[0].pid)
-            before = process.cpu_times()
-            await asyncio.sleep(idle_s)
-            after = process.cpu_times()
-            used_s = (after.user - before.user) + (after.system - before.system)
-            return latencies, 100 * used_s / idle_s
-        finally:
-            await self._stop(procs)
-
-    async def recorded(self, ids: list[str], timeout_s: float = 120) -> int:
-        async def all_there() -> bool:
-            return await count_with_status(self.resources.db, ids, "success") == len(ids)
-
-        with contextlib.suppress(TimeoutError):  # report how many made it instead
-            # a count over every id is not free: ask four times a second, not fifty
-            await until(all_there, timeout_s, "every job to be recorded", every_s=0.25)
-        return await count_with_status(self.resources.db, ids, "success")
+            await until(rewritten, 120, "the append-only file rewrite", every_s=0.05)
+        async with self.resources.db.acquire() as conn:
+            await bulk.vacuum_analyze_history(conn)
+            if not await bulk.checkpoint(conn):
+                self.warn("PostgreSQL refused CHECKPOINT (not a superuser): runs are vacuumed only")
 
 
 async def run_engine_bench(
-    bench: EngineBench, repeat: int, latency_samples: int, idle_s: float
+    resources: Resources, options: BenchOptions, say: Progress
 ) -> dict[str, Any]:
-    arq_rates, vp_rates, recorded_rates, recorded = [], [], [], []
-    for n in range(1, repeat + 1):
-        bench.say(f"round {n}/{repeat}: plain arq, {bench.workers} worker(s), {bench.jobs} jobs")
-        arq_rates.append(await bench.arq_throughput())
-        bench.say(f"round {n}/{repeat}: voicepipe, {bench.workers} worker(s), {bench.jobs} jobs")
-        rate, recorded_rate, count = await bench.voicepipe_throughput()
-        vp_rates.append(rate)
-        recorded_rates.append(recorded_rate)
-        recorded.append(count)
-        bench.say(f"  arq {arq_rates[-1]:.0f} jobs/s, voicepipe {rate:.0f} jobs/s "
-                  f"({recorded_rate:.0f} jobs/s until all {count} were in PostgreSQL)")  # fmt: skip
-    bench.say(f"latency: {latency_samples} sequential jobs on an idle worker, each system")
-    arq_latency = await bench.arq_latency_ms(latency_samples)
-    vp_latency, idle_pct = await bench.voicepipe_latency_and_idle(latency_samples, idle_s)
-    arq_median, vp_median = statistics.median(arq_rates), statistics.median(vp_rates)
-    return {
-        "jobs": bench.jobs,
-        "workers": bench.workers,
-        "concurrency": bench.concurrency,
-        "repeat": repeat,
-        "arq_jobs_per_s": round(arq_median, 1),
-        "voicepipe_jobs_per_s": round(vp_median, 1),
-        "throughput_ratio_vs_arq": round(vp_median / arq_median, 3),
-        "voicepipe_recorded_jobs_per_s": round(statistics.median(recorded_rates), 1),
-        "arq_latency_p50_ms": round(percentile(arq_latency, 50), 3),
-        "latency_p50_ms": round(percentile(vp_latency, 50), 3),
-        "latency_p99_ms": round(percentile(vp_latency, 99), 3),
-        "idle_cpu_pct": round(idle_pct, 3),
-        "jobs_recorded": min(recorded),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-async def _arq_ready(redis: ArqRedis, n: int) -> bool:
-    return bool(await redis.exists(*(health_check_key(str(i)) for i in range(n))) == n)
-
-
-async def _voicepipe_ready(redis: ArqRedis, n: int) -> bool:
-    return len(await live_worker_ids(redis)) >= n
-
-
-async def _finish_times(
-    redis: ArqRedis, ids: list[str], drained: Callable[[], Awaitable[bool]], deserializer: Any
-) -> list[float]:
-    """Wait until the queue is drained (a cheap check), then read every job's finish time.
-
-    The times come from the jobs' own results, so the check need not be frequent: asked ten times a
-    second, it takes next to no CPU from the workers being measured.
-    """
-    await until(drained, 600, "the queue to drain", every_s=0.1)
-    finished: list[float] = []
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        for job_id, value in zip(
-            chunk, await redis.mget([keys.result(i) for i in chunk]), strict=True
-        ):
-            if value is None:
-                raise RuntimeError(f"job {job_id} has no result after the queue drained")
-            finished.append(
-                deserialize_result(value, deserializer=deserializer).finish_time.timestamp()
-            )
-    return finished
-
-
-async def _arq_drained(redis: ArqRedis) -> bool:
-    # arq removes a job from its queue only when it has finished.
-    return bool(await redis.zcard(BASELINE_QUEUE) == 0)
-
-
-async def _voicepipe_drained(redis: ArqRedis) -> bool:
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zcard(keys.queue("default"))
-        pipe.zcard(keys.deferred("default"))
-        pipe.hlen(keys.running("default"))
-        return bool(sum(await pipe.execute()) == 0)
+    settings = resources.settings
+    assert settings.redis_url is not None and settings.database_url is not None
+    async with contextlib.AsyncExitStack() as stack:
+        probe = await asyncpg.connect(settings.database_url)
+        stack.push_async_callback(probe.close)
+        queue = await stack.enter_async_context(saq_queue(settings.redis_url))
+        bench = EngineBench(resources, options, say, postgres_pid(settings), probe.get_server_pid())
+        if bench.postgres_pid is None:
+            bench.warn("PostgreSQL is not on this machine: voicepipe's CPU figures are null")
+        arq = [ArqSide(resources.redis, settings.redis_url, c) for c in arq_configs(options.concurrency)]  # fmt: skip
+        saq = SaqSide(queue, settings.redis_url, options.concurrency)
+        voicepipe = VoicepipeSide(resources, options.concurrency, probe)
+        results = Results(arq={side.config: [] for side in arq})
+        for index in range(options.repeat):
+            results.orders.append(round_order(index))
+            shift = index % len(arq)  # arq's configurations take turns going first too
+            by_name: dict[str, list[System]] = {
+                "arq": [*arq[shift:], *arq[:shift]], "saq": [saq], "voicepipe": [voicepipe]
+            }  # fmt: skip
+            for system in (s for name in results.orders[-1] for s in by_name[name]):
+                say(f"round {index + 1}/{options.repeat}: {system.label}, "
+                    f"{options.workers} worker(s), {options.jobs} jobs")  # fmt: skip
+                result = await bench.throughput(system)
+                say(f"  {result.summary(options.jobs)}")
+                results.add(system.name, result, system.config if isinstance(system, ArqSide) else None)  # fmt: skip
+        best = next(side for side in arq if side.config == results.best_arq())
+        say(f"latency: {options.latency_samples} sequential jobs on an idle worker of each system "
+            f"({best.label}), then {options.idle_s:g} s idle")  # fmt: skip
+        for system in (best, saq, voicepipe):
+            latencies, idle_pct = await bench.latency_and_idle(system)
+            results.latency_ms[system.name], results.idle_pct[system.name] = latencies, idle_pct
+    return figures(options, results, bench.warnings)

@@ -45,6 +45,21 @@ async def vacuum_analyze_jobs(conn: asyncpg.Connection) -> None:
         await conn.execute(f"VACUUM (ANALYZE) {table}")
 
 
+async def vacuum_analyze_history(conn: asyncpg.Connection) -> None:
+    """`vacuum_analyze_jobs` and the timeline too (a benchmark round leaves many dead rows)."""
+    await vacuum_analyze_jobs(conn)
+    await conn.execute("VACUUM (ANALYZE) job_events")
+
+
+async def checkpoint(conn: asyncpg.Connection) -> bool:
+    """Write every dirty page now; False when PostgreSQL refuses (the user is no superuser)."""
+    try:
+        await conn.execute("CHECKPOINT")
+    except asyncpg.InsufficientPrivilegeError:
+        return False
+    return True
+
+
 async def job_ids_sample(conn: asyncpg.Connection, n: int) -> list[str]:
     rows = await conn.fetch("SELECT task_id FROM jobs ORDER BY random() LIMIT $1", n)
     return [row["task_id"] for row in rows]
