@@ -79,6 +79,30 @@ class Settings(BaseSettings):
         le=19,
         description="How much lower a worker's CPU priority is than the server's on a shared host.",
     )
+    worker_max_jobs: int = Field(
+        default=0,
+        ge=0,
+        description="Jobs a worker process runs before it drains and its supervisor starts a "
+        "fresh one; 0 = no limit.",
+    )
+    worker_max_memory_mb: int = Field(
+        default=0,
+        ge=0,
+        description="Resident memory (RSS, MB) past which a worker process that has run at least "
+        "one job drains and its supervisor starts a fresh one; 0 = no limit.",
+    )
+    worker_restarts: int = Field(
+        default=0,
+        ge=0,
+        description="Set by the supervisor for each process it starts: how often it restarted "
+        "it before; shown in the worker's heartbeat.",
+    )
+    worker_last_exit: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Set by the supervisor: why the previous process ended (max jobs, max "
+        "memory, admin restart, crashed …); shown in the worker's heartbeat.",
+    )
     shutdown_grace_s: float = Field(
         default=10.0,
         ge=0,

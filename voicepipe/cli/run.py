@@ -12,7 +12,7 @@ import click
 from aiohttp import ClientSession, ClientTimeout, web
 
 from voicepipe.cli.common import command_settings, ready_resources, run
-from voicepipe.embedded.supervisor import RESTART_EXIT_CODE, Child, Supervisor, voicepipe_argv
+from voicepipe.embedded.supervisor import Child, Supervisor, restart_exit_code, voicepipe_argv
 from voicepipe.errors import InvalidInput
 from voicepipe.services.accounts import bootstrap_admin
 from voicepipe.settings import QUEUES, Settings, child_environment
@@ -119,8 +119,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with ready_resources(settings, postgres_optional=True) as resources:
         process = WorkerProcess(resources, queues, settings.worker_concurrency)
         await process.run(stop)
-    if process.restart_requested:
-        raise SystemExit(RESTART_EXIT_CODE)
+    if process.restart_reason is not None:  # an admin asked, or a recycling limit was passed
+        raise SystemExit(restart_exit_code(process.restart_reason))
 
 
 def _stop_timeout_s(settings: Settings) -> float:

@@ -1,4 +1,8 @@
-"""Runs child processes, restarts any that die, and stops them all on request."""
+"""Runs child processes, restarts any that die, and stops them all on request.
+
+Each child is told, in its environment, how often it was restarted and why its previous process
+ended (VOICEPIPE_WORKER_RESTARTS, VOICEPIPE_WORKER_LAST_EXIT); a worker shows both in its heartbeat.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,35 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from voicepipe.settings import env_name
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 MAX_BACKOFF_S = 30.0
 HEALTHY_AFTER_S = 60.0
-# A child exiting with this code asks to be started again at once (EX_TEMPFAIL): an admin restart.
+# A child exiting with one of these codes asks to be started again at once, and says why: an
+# admin restart (75, EX_TEMPFAIL) or a worker past its job or memory limit (voicepipe.worker.recycle).
 RESTART_EXIT_CODE = 75
+RESTART_EXIT_CODES = {RESTART_EXIT_CODE: "admin restart", 76: "max jobs", 77: "max memory"}
+
+
+def restart_exit_code(reason: str) -> int:
+    """The exit code that asks for a restart at once for `reason` (an admin restart's if unknown)."""
+    codes = {why: code for code, why in RESTART_EXIT_CODES.items()}
+    return codes.get(reason, RESTART_EXIT_CODE)
+
+
+def exit_reason(code: int) -> str:
+    """Why a child that exited with `code` (negative: killed by that signal) ended."""
+    if code in RESTART_EXIT_CODES:
+        return RESTART_EXIT_CODES[code]
+    if code < 0:
+        try:
+            return f"crashed (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            return f"crashed (killed by signal {-code})"
+    return f"crashed (exit code {code})" if code else "exited"
 
 
 def _die_with_parent() -> None:
@@ -34,12 +60,17 @@ class Child:
     env: dict[str, str]
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    last_exit: str | None = None  # why the previous process ended
     started_at: float = 0.0
     backoff_s: float = field(default=1.0)
 
     async def start(self) -> None:
+        env = {**self.env, env_name("worker_restarts"): str(self.restarts)}
+        env.pop(env_name("worker_last_exit"), None)
+        if self.last_exit is not None:
+            env[env_name("worker_last_exit")] = self.last_exit
         self.process = await asyncio.create_subprocess_exec(
-            *self.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent
+            *self.argv, env=env, stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent
         )
         self.started_at = time.monotonic()
         log.info("started %s (pid %s)", self.name, self.process.pid)
@@ -84,8 +115,9 @@ class Supervisor:
         return await child.process.wait()
 
     async def _restart_later(self, child: Child, code: int, stop: asyncio.Event) -> None:
-        if code == RESTART_EXIT_CODE:
-            log.info("%s restarting as asked", child.name)
+        child.last_exit = exit_reason(code)
+        if code in RESTART_EXIT_CODES:
+            log.info("%s restarting as asked (%s)", child.name, child.last_exit)
             child.restarts += 1
             await child.start()
             return

@@ -27,7 +27,7 @@ from arq.jobs import serialize_result
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.engine import events
-from voicepipe.engine.outage import REDIS_DOWN, persist
+from voicepipe.engine.outage import REDIS_DOWN, persist, redis_unavailable
 from voicepipe.engine.scripts import CLAIM, CLAIM_MAX, ENQUEUE, FINISH, FINISH_MAX, PUT_BACK
 
 log = logging.getLogger(__name__)
@@ -244,20 +244,28 @@ class Broker:
     async def _record_stale(self, outcomes: list[tuple[ClaimedJob, dict[str, Any]]]) -> None:
         """Note outcomes that were dropped: the job had been released while this worker stalled."""
         self.stale_outcomes += len(outcomes)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job, outcome in outcomes:
-                log.warning(
-                    "job %s (%s) try %d: its %s came after the job was released to run again "
-                    "(this worker stalled past its heartbeat); dropped",
-                    job.job_id, job.task, job.try_number, outcome["event"],
-                )  # fmt: skip
-                event = events.make_event(
-                    "stale", job_id=job.job_id, task=job.task, queue=job.queue,
-                    try_number=job.try_number, priority=job.priority, worker=outcome.get("worker"),
-                    outcome=outcome["event"],
-                )  # fmt: skip
-                events.add_to(pipe, event, live=False)
-            await pipe.execute()
+        for job, outcome in outcomes:
+            log.warning(
+                "job %s (%s) try %d: its %s came after the job was released to run again "
+                "(this worker stalled past its heartbeat); dropped",
+                job.job_id, job.task, job.try_number, outcome["event"],
+            )  # fmt: skip
+
+        async def write() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job, outcome in outcomes:
+                    event = events.make_event(
+                        "stale", job_id=job.job_id, task=job.task, queue=job.queue,
+                        try_number=job.try_number, priority=job.priority,
+                        worker=outcome.get("worker"), outcome=outcome["event"],
+                    )  # fmt: skip
+                    events.add_to(pipe, event, live=False)
+                await pipe.execute()
+
+        try:  # a note for the history: the outcomes themselves are settled either way
+            await persist("recording stale outcomes", write)
+        except Exception:
+            log.exception("could not record %d stale outcome(s) in the history", len(outcomes))
 
     async def retry_later(
         self, job: ClaimedJob, due_ms: int, event: dict[str, Any], live: bool
@@ -302,13 +310,15 @@ class Broker:
         return False
 
     async def publish(self, event: dict[str, Any], live: bool) -> None:
-        """Write a progress event; while Redis is away it is dropped (the next one supersedes it)."""
+        """Write a progress event; while Redis is away or refusing it is dropped (the next one
+        supersedes it): a passing Redis trouble must not fail the job that reports progress."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 events.add_to(pipe, event, live)
                 await pipe.execute()
-        except REDIS_DOWN:
-            pass
+        except Exception as exc:
+            if redis_unavailable(exc) is None:
+                raise
 
 
 def stored_result(

@@ -75,7 +75,11 @@ async def fire(resources: Resources, job: CronJob, run_at: datetime) -> bool:
     spec = job.task.spec(
         resources, dict(job.kwargs), job_id=f"cron:{job.name}:{run_ms}", metadata={"cron": job.name}
     )
-    (accepted,) = await broker_for(resources).enqueue([spec])
+    try:
+        (accepted,) = await broker_for(resources).enqueue([spec])
+    except Exception:  # not queued (Redis refused it): another try may fire this run
+        await resources.redis.delete(keys.cron_run(job.name, run_ms))
+        raise
     return accepted
 
 

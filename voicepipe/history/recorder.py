@@ -33,6 +33,7 @@ from voicepipe.domain.job_fold import (
     parse_stream_id,
 )
 from voicepipe.engine import events
+from voicepipe.engine.outage import Backoff
 from voicepipe.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class Recorder:
         """
         claim_every_s = max(self.claim_idle_ms / 2000, 1.0)
         next_claim = time.monotonic()
-        retry_s = RETRY_MIN_S
+        trouble = Backoff(f"recorder {self.consumer}", RETRY_MIN_S, RETRY_MAX_S, log)
         while not stop.is_set():
             if busy() and await self._backlog_small():
                 with contextlib.suppress(TimeoutError):
@@ -185,13 +186,11 @@ class Recorder:
                     await self.claim_stale()
                     next_claim = time.monotonic() + claim_every_s
                 await self.drain_once(block_ms=BLOCK_MS)
-                retry_s = RETRY_MIN_S
+                trouble.succeeded()
             except Exception as exc:  # a dependency down for a while: the stream keeps the events
-                log.warning("recorder %s: %s; retrying in %.2fs", self.consumer, exc, retry_s)
                 self._own_pending_first = True
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), retry_s)
-                retry_s = min(retry_s * 2, RETRY_MAX_S)
+                    await asyncio.wait_for(stop.wait(), trouble.failed(exc))
 
     async def _backlog_small(self) -> bool:
         try:
@@ -203,7 +202,8 @@ class Recorder:
         """Record what is in the stream now, without waiting for more; returns entries recorded."""
         deadline = time.monotonic() + timeout_s
         before = self.recorded
-        await self.ensure_group()
+        # No ensure_group here: reading creates the group if it is missing, and creating one is
+        # a write Redis refuses when it is out of memory, even for a group that exists.
         while time.monotonic() < deadline and await self.drain_once():
             pass
         return self.recorded - before

@@ -11,8 +11,10 @@ from voicepipe.engine.lua import LuaScript
 from voicepipe.errors import RateLimited
 
 # KEYS: counter   ARGV: window length ms. Returns the count so far and the ms left in the window.
+# Allowed while Redis is out of memory (a small counter that expires): reads of the history in
+# PostgreSQL still work then, and must not all be refused for want of a rate-limit count.
 _HIT = LuaScript(
-    """#!lua
+    """#!lua flags=allow-oom
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('PTTL', KEYS[1])}

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from voicepipe import errors
+from voicepipe.engine.outage import redis_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         allow = exc.headers.get("Allow")
         return error_response(exc.status, exc.reason, {"Allow": allow} if allow else None)
-    except Exception:
+    except Exception as exc:
+        reason = redis_unavailable(exc)  # Redis is there but refuses: out of memory, read-only…
+        if reason is not None:
+            log.warning("Redis refused %s %s: %r", request.method, request.path, exc)
+            return error_response(503, f"{reason}; try again soon")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error; the server log has the details")

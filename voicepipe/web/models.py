@@ -118,6 +118,12 @@ class WorkerInfo(BaseModel):
     version: str | None = None
     started_at: float | None = None
     seen_ms: int | None = None
+    restarts: int = Field(default=0, description="how often its supervisor restarted it")
+    last_exit: str | None = Field(
+        default=None,
+        description="why its previous process ended: max jobs, max memory, admin restart, "
+        "crashed (exit code 1), crashed (killed by SIGKILL)…",
+    )
 
 
 class Workers(BaseModel):

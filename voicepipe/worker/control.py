@@ -11,12 +11,14 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from voicepipe import keys
+from voicepipe.engine.outage import Backoff, redis_unavailable
 from voicepipe.resources import Resources
 from voicepipe.worker.executor import Executor
 
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = 0.5
+RECONNECT_MAX_S = 4.0  # while reconnecting fails, the wait doubles up to this
 ACK_EXPIRY_S = 60
 
 
@@ -39,6 +41,7 @@ class ControlListener:
         self.subscribed = asyncio.Event()
 
     async def run(self) -> None:
+        trouble = Backoff("control channel", RECONNECT_DELAY_S, RECONNECT_MAX_S, log)
         while True:
             pubsub = self.resources.redis.pubsub(ignore_subscribe_messages=True)
             try:
@@ -46,14 +49,24 @@ class ControlListener:
                 self.subscribed.set()
                 # Whatever was asked while we were not listening is in Redis: catch up first.
                 await self.catch_up()
+                trouble.succeeded()
                 async for message in pubsub.listen():
-                    await self.handle(json.loads(message["data"]))
+                    await self._receive(message["data"])
             except (RedisError, OSError) as exc:
-                log.warning("control channel lost (%s); reconnecting", exc)
-                await asyncio.sleep(RECONNECT_DELAY_S)
+                await asyncio.sleep(trouble.failed(exc))
             finally:
                 self.subscribed.clear()
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _receive(self, data: bytes) -> None:
+        try:
+            command = json.loads(data)
+        except ValueError:
+            command = None
+        if not isinstance(command, dict):
+            log.warning("ignoring a control message that is not a JSON object: %r", data[:200])
+            return
+        await self.handle(command)
 
     async def handle(self, command: dict[str, Any]) -> None:
         kind = command.get("command")
@@ -63,15 +76,23 @@ class ControlListener:
             self.set_live(bool(command["enabled"]))
             log.info("live events %s", "enabled" if command["enabled"] else "disabled")
         elif kind == "restart":
-            ack_key = keys.control_acks(str(command["request_id"]))
-            async with self.resources.redis.pipeline(transaction=True) as pipe:
-                pipe.sadd(ack_key, self.worker_id)
-                pipe.expire(ack_key, ACK_EXPIRY_S)
-                await pipe.execute()
+            try:
+                await self._acknowledge(str(command["request_id"]))
+            except RedisError as exc:  # out of memory, say: restart all the same
+                if redis_unavailable(exc) is None:
+                    raise
+                log.warning("restart not acknowledged: %s (%s)", redis_unavailable(exc), exc)
             log.info("restart requested by an admin")
             self.restart()
         else:
             log.warning("ignoring unknown control command %r", command)
+
+    async def _acknowledge(self, request_id: str) -> None:
+        ack_key = keys.control_acks(request_id)
+        async with self.resources.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(ack_key, self.worker_id)
+            pipe.expire(ack_key, ACK_EXPIRY_S)
+            await pipe.execute()
 
     async def catch_up(self) -> None:
         """Apply what Redis holds: the events switch and stop requests for jobs running here."""

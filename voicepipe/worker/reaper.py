@@ -12,12 +12,14 @@ from typing import Protocol
 from voicepipe.engine import orphans
 from voicepipe.engine.broker import Broker
 from voicepipe.engine.heartbeats import HEARTBEAT_INTERVAL_S, HEARTBEAT_TTL_S
+from voicepipe.engine.outage import Backoff
 from voicepipe.engine.running import RunningEntry, running_entries
 from voicepipe.history.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 SCAN_INTERVAL_S = 0.5
+SCAN_RETRY_MAX_S = 4.0  # while scans fail, the wait between them doubles up to this
 # After Redis was unreachable (or restarted), every worker needs a beat or two to be seen again:
 # until then a missing heartbeat proves nothing.
 TRUST_AFTER_S = HEARTBEAT_TTL_S + HEARTBEAT_INTERVAL_S
@@ -48,7 +50,7 @@ async def run_reaper(worker: Reaping, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await reaper.scan()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SCAN_INTERVAL_S)
+                await asyncio.wait_for(stop.wait(), reaper.wait_s)
     finally:
         if reaper.taking_over is not None:
             reaper.taking_over.cancel()
@@ -62,15 +64,22 @@ class Reaper:
         self.own_stale_ms = own_stale_ms
         self.redis_lost_at = -TRUST_AFTER_S  # trusted from the start, unless the first scan fails
         self.taking_over: asyncio.Task[None] | None = None
+        self.wait_s = SCAN_INTERVAL_S  # until the next pass
+        self._trouble = Backoff("reaper", SCAN_INTERVAL_S, SCAN_RETRY_MAX_S, log)
+        self._take_over_trouble = Backoff("reaper: recording lost workers' events", logger=log)
 
     async def scan(self) -> list[orphans.Released]:
-        """One pass; Redis errors are logged and make the next passes wait for trust again."""
+        """One pass; errors (Redis away or refusing) are logged once, make the next passes wait
+        longer, and make them wait for trust again."""
         try:
-            return await self._scan()
-        except Exception as exc:  # Redis away: try again next pass
+            released = await self._scan()
+        except Exception as exc:
             self.redis_lost_at = time.monotonic()
-            log.warning("reaper: %s", exc)
+            self.wait_s = self._trouble.failed(exc)
             return []
+        self._trouble.succeeded()
+        self.wait_s = SCAN_INTERVAL_S
+        return released
 
     async def _scan(self) -> list[orphans.Released]:
         worker, broker = self.worker, self.worker.broker
@@ -95,14 +104,15 @@ class Reaper:
         """Record the events a lost worker's recorder read but never acknowledged."""
         try:
             lost = await orphans.lost_consumers(self.worker.broker)
-            if not lost or not await self._trusted():
-                return
-            for consumer in sorted(lost):
-                taken = await self.worker.recorder.take_over(consumer)
-                if taken:
-                    log.info("recorded %d events that lost worker %s had read", taken, consumer)
+            if lost and await self._trusted():
+                for consumer in sorted(lost):
+                    taken = await self.worker.recorder.take_over(consumer)
+                    if taken:
+                        log.info("recorded %d events that lost worker %s had read", taken, consumer)
         except Exception as exc:  # PostgreSQL or Redis down: the entries wait in the stream
-            log.warning("reaper: events of lost workers not recorded yet: %s", exc)
+            self._take_over_trouble.failed(exc)
+        else:
+            self._take_over_trouble.succeeded()
 
     async def _trusted(self) -> bool:
         """Whether missing heartbeats mean lost workers: Redis was reachable (and up) long enough."""
@@ -114,7 +124,9 @@ class Reaper:
     async def _release_forgotten(self, mine: list[RunningEntry]) -> list[orphans.Released]:
         now_ms = int(time.time() * 1000)
         stale = [e for e in mine if now_ms - e.started_ms >= self.own_stale_ms]
-        if not stale:
+        # Right after Redis was away or refusing, an entry of ours may be a finished job whose
+        # outcome waits to be written: the finish writer, retrying every second, goes first.
+        if not stale or not await self._trusted():
             return []
         running = {job_id for jobs in self.worker.running.values() for job_id in jobs}
         released = []

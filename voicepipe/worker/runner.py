@@ -10,13 +10,11 @@ import time
 import uuid
 from typing import Any
 
-import psutil
-
 from voicepipe import __version__
 from voicepipe.engine import heartbeats
 from voicepipe.engine.broker import ClaimedJob
 from voicepipe.engine.cron import CRON_JOBS
-from voicepipe.engine.outage import REDIS_DOWN
+from voicepipe.engine.outage import RETRY_MIN_S, Backoff, redis_unavailable
 from voicepipe.engine.registry import broker_for
 from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
@@ -25,15 +23,24 @@ from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.cron import run_cron
 from voicepipe.worker.executor import Executor
 from voicepipe.worker.reaper import run_reaper
+from voicepipe.worker.recycle import ADMIN_RESTART, Recycling
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_MAX_S = 1.0
 BURST_WINDOW_S = 0.2
+# A claim refused (Redis out of memory, read-only, unreachable) is tried again after a wait that
+# doubles up to this: short, so jobs are picked up again soon after Redis is back.
+CLAIM_RETRY_MAX_S = 1.0
+CLAIM_REPLY_WAIT_S = 5.0  # how long a stopping worker waits for the reply of a claim in flight
 
 
 class WorkerProcess:
-    """Serves `queues` until `stop` is set, then drains: running jobs get the grace period to finish."""
+    """Serves `queues` until `stop` is set, then drains: running jobs get the grace period to finish.
+
+    It stops by itself, with `restart_reason` set, when an admin asks or a recycling limit is
+    passed; its caller then exits with the code that has the supervisor start a fresh process.
+    """
 
     def __init__(
         self, resources: Resources, queues: list[str], concurrency: int, cpu_workers: int = 0
@@ -50,20 +57,26 @@ class WorkerProcess:
             resources, self.broker, self.cpu, self.worker_id, lambda: self.live_events
         )
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
+        self._slot_freed = {q: asyncio.Event() for q in queues}
         self.recorder = Recorder(resources, consumer=self.worker_id)
         self.last_claim_at = 0.0
         self.control = ControlListener(
             resources, self.worker_id, self.executor, self._set_live, self._restart
         )
-        self.restart_requested = False
+        self.recycling = Recycling.from_settings(resources.settings)
+        self.restart_reason: str | None = None  # ADMIN_RESTART or the recycling limit passed
+        self.beats_missed = 0  # heartbeats Redis did not take, in a row
         self._stop = asyncio.Event()
 
     def _set_live(self, enabled: bool) -> None:
         self.live_events = enabled
 
     def _restart(self) -> None:
-        """Stop gracefully; the caller exits with RESTART_EXIT_CODE so the supervisor restarts us."""
-        self.restart_requested = True
+        self._leave(ADMIN_RESTART)
+
+    def _leave(self, reason: str) -> None:
+        """Stop gracefully, to be replaced by a fresh process (the first reason given counts)."""
+        self.restart_reason = self.restart_reason or reason
         self._stop.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -81,6 +94,7 @@ class WorkerProcess:
         scheduling = asyncio.create_task(run_cron(self.resources, cron_jobs, stop), name="cron")
         log.info("worker %s serving %s, %d jobs at once per queue",
                  self.worker_id, ",".join(self.queues), self.concurrency)  # fmt: skip
+        self.recycling.starting()
         stopper = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -97,53 +111,86 @@ class WorkerProcess:
             await asyncio.gather(scheduling, return_exceptions=True)
             recorder_stop.set()
             await asyncio.gather(recording, return_exceptions=True)
-            await self.recorder.flush(timeout_s=2.0)
             beat.cancel()
             listening.cancel()
             await asyncio.gather(beat, listening, return_exceptions=True)
             self.cpu.close()
-            await heartbeats.remove_heartbeat(self.resources.redis, self.worker_id)
+            await self._leave_redis()
             log.info("worker %s stopped", self.worker_id)
+
+    async def _leave_redis(self) -> None:
+        """Record the last events and remove the heartbeat; what Redis (or PostgreSQL) cannot
+        take now is left: the events wait in the stream for another recorder, the heartbeat expires."""
+        try:
+            await self.recorder.flush(timeout_s=2.0)
+        except Exception as exc:
+            log.warning(
+                "worker %s: its last events are left in the stream: %r", self.worker_id, exc
+            )
+        try:
+            await heartbeats.remove_heartbeat(self.resources.redis, self.worker_id)
+        except Exception as exc:
+            log.warning("worker %s: its heartbeat is left to expire: %r", self.worker_id, exc)
 
     async def _serve(self, queue: str) -> None:
         """Claim jobs while there are free slots; otherwise wait for a wake token or the next due job."""
-        running = self.running[queue]
-        slot_freed = asyncio.Event()
-        while True:
-            free = self.concurrency - len(running)
+        running, slot_freed = self.running[queue], self._slot_freed[queue]
+        trouble = Backoff(f"queue {queue}: claiming", RETRY_MIN_S, CLAIM_RETRY_MAX_S, log)
+        while not self._stop.is_set():
+            free = self.recycling.claimable(self.concurrency - len(running))
             if free <= 0:
                 slot_freed.clear()
                 await slot_freed.wait()
                 continue
             try:
-                jobs, next_due_ms = await self.broker.claim(
-                    queue, self.worker_id, free, self.live_events
-                )
-            except REDIS_DOWN as exc:  # restarting: wait for it (the reaper frees a lost claim)
-                log.warning("queue %s: cannot claim: %s", queue, exc)
-                jobs, next_due_ms = [], None
+                jobs, next_due_ms = await self._claim(queue, free)
+                if not jobs:
+                    await self.broker.wait_for_work([queue], _idle_wait_s(next_due_ms))
+            except Exception as exc:
+                # A refused claim script changed nothing; one whose reply was lost is released by
+                # the reaper (an entry of ours that we are not running).
+                if redis_unavailable(exc) is None:
+                    raise
+                await asyncio.sleep(trouble.failed(exc))
+                continue
+            trouble.succeeded()
             if jobs:
                 self.last_claim_at = time.monotonic()
-            for job in jobs:
-                self._start(job, running, slot_freed)
-            if not jobs:
-                wait_s = IDLE_WAIT_MAX_S
-                if next_due_ms is not None:
-                    wait_s = min(wait_s, max(next_due_ms / 1000 - time.time(), 0.001))
-                await self.broker.wait_for_work([queue], wait_s)
+
+    async def _claim(self, queue: str, free: int) -> tuple[list[ClaimedJob], int | None]:
+        """Claim up to `free` jobs and start them. A stop that comes while the claim is in flight
+        waits for its reply: the jobs it took are started, to finish or be handed back by the
+        drain, instead of being left in the running hash for a reaper to find."""
+        claiming = asyncio.ensure_future(
+            self.broker.claim(queue, self.worker_id, free, self.live_events)
+        )
+        try:
+            jobs, next_due_ms = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            await asyncio.wait([claiming], timeout=CLAIM_REPLY_WAIT_S)
+            if claiming.done() and not claiming.cancelled() and claiming.exception() is None:
+                for job in claiming.result()[0]:
+                    self._start(job)
+            raise
+        self.recycling.claimed += len(jobs)
+        for job in jobs:
+            self._start(job)
+        return jobs, next_due_ms
 
     def _bursting(self) -> bool:
         """Jobs were claimed a moment ago: the recorder waits so they get the CPU."""
         return time.monotonic() - self.last_claim_at < BURST_WINDOW_S
 
-    def _start(
-        self, job: ClaimedJob, running: dict[str, asyncio.Task[None]], slot_freed: asyncio.Event
-    ) -> None:
+    def _start(self, job: ClaimedJob) -> None:
+        running, slot_freed = self.running[job.queue], self._slot_freed[job.queue]
         task = asyncio.create_task(self.executor.run(job), name=f"run {job.job_id}")
         running[job.job_id] = task
 
         def done(_: asyncio.Task[None]) -> None:
             running.pop(job.job_id, None)
+            reached = self.recycling.job_done()
+            if reached is not None:
+                self._leave(reached)
             slot_freed.set()
 
         task.add_done_callback(done)
@@ -162,18 +209,26 @@ class WorkerProcess:
             log.warning("handed %d unfinished job(s) back to their queues", len(unfinished))
 
     async def _heartbeat_loop(self) -> None:
-        process = psutil.Process()
+        # No backing off here: a beat is due every interval, or the worker is taken for lost.
+        trouble = Backoff("heartbeat", logger=log)
         while True:
+            rss_bytes = self.recycling.rss_bytes()
+            reached = self.recycling.memory(rss_bytes)
+            if reached is not None:
+                self._leave(reached)
             try:
                 await self.control.catch_up()  # in case a control message was missed
                 await heartbeats.write_heartbeat(
-                    self.resources.redis, self.worker_id, self._heartbeat(process)
+                    self.resources.redis, self.worker_id, self._heartbeat(rss_bytes)
                 )
-            except Exception as exc:  # Redis away for a moment: keep working, try again next beat
-                log.warning("heartbeat failed: %s", exc)
+                trouble.succeeded()
+            except Exception as exc:  # keep working, try again next beat
+                trouble.failed(exc)
+            self.beats_missed = trouble.failures
             await asyncio.sleep(heartbeats.HEARTBEAT_INTERVAL_S)
 
-    def _heartbeat(self, process: psutil.Process) -> dict[str, Any]:
+    def _heartbeat(self, rss_bytes: int) -> dict[str, Any]:
+        settings = self.resources.settings
         return {
             "id": self.worker_id,
             "host": socket.gethostname(),
@@ -182,7 +237,16 @@ class WorkerProcess:
             "concurrency": self.concurrency,
             "running": [job_id for jobs in self.running.values() for job_id in jobs],
             **self.executor.counters,
-            "memory_rss_bytes": process.memory_info().rss,
+            "memory_rss_bytes": rss_bytes,
             "version": __version__,
             "started_at": self.started_at,
+            "restarts": settings.worker_restarts,
+            "last_exit": settings.worker_last_exit,
         }
+
+
+def _idle_wait_s(next_due_ms: int | None) -> float:
+    """How long an idle claim loop waits for a wake token: until the next deferred job is due."""
+    if next_due_ms is None:
+        return IDLE_WAIT_MAX_S
+    return min(IDLE_WAIT_MAX_S, max(next_due_ms / 1000 - time.time(), 0.001))
