@@ -129,12 +129,6 @@ class Settings(BaseSettings):
         le=10_000,
         description="Most job events the recorder folds into one PostgreSQL transaction.",
     )
-    recorder_backlog_entries: int = Field(
-        default=10_000,
-        ge=0,
-        description="Event stream entries (each the events of one claim or one finish) a recorder "
-        "lets wait while its worker is busy with a burst of jobs.",
-    )
     recorder_claim_idle_s: float = Field(
         default=30.0,
         gt=0,

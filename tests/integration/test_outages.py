@@ -15,6 +15,7 @@ import pytest
 from tests.support import jobs
 from tests.support.engine import RunningWorker, stream_events
 from tests.support.processes import start_voicepipe, voicepipe_env
+from tests.support.servers import own_valkey
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.db.jobs import count_with_status
@@ -33,10 +34,8 @@ from voicepipe.tasks.ping import ping
 @pytest.fixture
 async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedValkey]:
     """A Valkey of this test's own: the suite's is shared (and flushed by every test)."""
-    server = EmbeddedValkey(tmp_path / "valkey")
-    await asyncio.to_thread(server.start)
-    yield server
-    await asyncio.to_thread(server.stop)
+    async with own_valkey(tmp_path / "valkey") as server:
+        yield server
 
 
 @pytest.fixture

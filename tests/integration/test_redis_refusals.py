@@ -20,6 +20,7 @@ from tests.support import jobs
 from tests.support.api import start_api
 from tests.support.engine import RunningWorker
 from tests.support.memory import fill_to_maxmemory, free_filler, refusals
+from tests.support.servers import own_valkey
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.db.jobs import count_with_status
@@ -37,18 +38,14 @@ from voicepipe.worker.cron import run_cron
 @pytest.fixture
 async def valkey(tmp_path: Path) -> AsyncIterator[EmbeddedValkey]:
     """A Valkey of this test's own: its memory cap must not starve the suite's other tests."""
-    server = EmbeddedValkey(tmp_path / "valkey")
-    await asyncio.to_thread(server.start)
-    yield server
-    await asyncio.to_thread(server.stop)
+    async with own_valkey(tmp_path / "valkey") as server:
+        yield server
 
 
 @pytest.fixture
 async def replica(tmp_path: Path) -> AsyncIterator[EmbeddedValkey]:
-    server = EmbeddedValkey(tmp_path / "replica")
-    await asyncio.to_thread(server.start)
-    yield server
-    await asyncio.to_thread(server.stop)
+    async with own_valkey(tmp_path / "replica") as server:
+        yield server
 
 
 def _own(settings: Settings, redis_url: str) -> Settings:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 
 from voicepipe.db.migrate import migrate
 from voicepipe.embedded.servers import EmbeddedServers
+from voicepipe.embedded.valkey import EmbeddedValkey
 
 TEMPLATE = "voicepipe_template"
 _counter = itertools.count()
@@ -62,3 +66,15 @@ class SuiteServers:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def own_valkey(home: Path) -> AsyncIterator[EmbeddedValkey]:
+    """A Valkey of a test's own, for what must not touch the suite's shared one (a restart, a
+    memory cap, a replica)."""
+    server = EmbeddedValkey(home)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)

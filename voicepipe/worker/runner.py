@@ -28,7 +28,6 @@ from voicepipe.worker.recycle import ADMIN_RESTART, Recycling
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_MAX_S = 1.0
-BURST_WINDOW_S = 0.2
 # A claim refused (Redis out of memory, read-only, unreachable) is tried again after a wait that
 # doubles up to this: short, so jobs are picked up again soon after Redis is back.
 CLAIM_RETRY_MAX_S = 1.0
@@ -59,7 +58,6 @@ class WorkerProcess:
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
         self._slot_freed = {q: asyncio.Event() for q in queues}
         self.recorder = Recorder(resources, consumer=self.worker_id)
-        self.last_claim_at = 0.0
         self.control = ControlListener(
             resources, self.worker_id, self.executor, self._set_live, self._restart
         )
@@ -87,9 +85,7 @@ class WorkerProcess:
         listening = asyncio.create_task(self.control.run(), name="control")
         # The recorder outlives the queue loops so the last jobs' events are recorded too.
         recorder_stop = asyncio.Event()
-        recording = asyncio.create_task(
-            self.recorder.run(recorder_stop, self._bursting), name="recorder"
-        )
+        recording = asyncio.create_task(self.recorder.run(recorder_stop), name="recorder")
         cron_jobs = [job for job in CRON_JOBS.values() if job.task.queue in self.queues]
         scheduling = asyncio.create_task(run_cron(self.resources, cron_jobs, stop), name="cron")
         log.info("worker %s serving %s, %d jobs at once per queue",
@@ -154,8 +150,6 @@ class WorkerProcess:
                 await asyncio.sleep(trouble.failed(exc))
                 continue
             trouble.succeeded()
-            if jobs:
-                self.last_claim_at = time.monotonic()
 
     async def _claim(self, queue: str, free: int) -> tuple[list[ClaimedJob], int | None]:
         """Claim up to `free` jobs and start them. A stop that comes while the claim is in flight
@@ -176,10 +170,6 @@ class WorkerProcess:
         for job in jobs:
             self._start(job)
         return jobs, next_due_ms
-
-    def _bursting(self) -> bool:
-        """Jobs were claimed a moment ago: the recorder waits so they get the CPU."""
-        return time.monotonic() - self.last_claim_at < BURST_WINDOW_S
 
     def _start(self, job: ClaimedJob) -> None:
         running, slot_freed = self.running[job.queue], self._slot_freed[job.queue]
