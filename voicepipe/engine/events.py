@@ -30,15 +30,6 @@ from voicepipe import keys
 EventType = Literal[
     "queued", "started", "progress", "retry", "success", "failure", "cancelled", "stale"
 ]
-LIFECYCLE: tuple[EventType, ...] = (
-    "queued",
-    "started",
-    "progress",
-    "retry",
-    "success",
-    "failure",
-    "cancelled",
-)
 
 
 def make_event(
