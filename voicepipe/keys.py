@@ -22,6 +22,7 @@ WORKERS = f"{PREFIX}:workers"  # ZSET worker id -> last heartbeat ms
 EVENTS = f"{PREFIX}:events"  # STREAM of job lifecycle events, field "e" = JSON
 RECORDERS = "recorders"  # consumer group of EVENTS that writes PostgreSQL
 LIVE = f"{PREFIX}:live"  # pub/sub channel: the same JSON events, for live views
+NOTIFICATIONS = f"{PREFIX}:notifications"  # pub/sub channel: JSON notifications, for live views
 EVENTS_ENABLED = f"{PREFIX}:events-enabled"  # "0" turns live and progress events off
 CONTROL = f"{PREFIX}:control"  # pub/sub channel: JSON commands to every worker (voicepipe.services.control)
 STOP_REQUESTS = (

@@ -35,6 +35,8 @@ PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/api/openapi.
 USER_ROUTES = {
     ("GET", "/api/jobs"), ("GET", "/api/jobs/info/{task_id}"), ("GET", "/api/jobs/failed"),
     ("GET", "/api/jobs/active"), ("GET", "/api/jobs/scheduled"), ("GET", "/api/jobs/statistics"),
+    ("GET", "/api/jobs/notifications"), ("POST", "/api/jobs/notifications/{notification_id}/read"),
+    ("POST", "/api/jobs/notifications/read-all"),
 }  # fmt: skip
 
 

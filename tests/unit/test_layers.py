@@ -19,6 +19,8 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "db": {"db", "domain"} | SHARED,
     "audio": {"audio", "domain", "errors"},
+    "mail": {"mail", "errors"},
+    "webhooks": {"webhooks", "errors"},
     "engine": {"engine", "domain"} | SHARED,
     "embedded": {"embedded"} | SHARED,
     "history": BELOW_SERVICES,

@@ -53,6 +53,7 @@ class Policy:
     autoretry_for: tuple[type[BaseException], ...] = ()
     soft_time_limit_s: float | None = None
     time_limit_s: float | None = None
+    notify_success: bool = False  # a success notifies the job's owner (a failure always does)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def task(
     autoretry_for: tuple[type[BaseException], ...] = (),
     soft_time_limit_s: float | None = None,
     time_limit_s: float | None = None,
+    notify_success: bool = False,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Task]:
     """Declare a task; the decorated coroutine takes a JobContext and keyword arguments."""
     if queue not in QUEUES:
@@ -195,7 +197,7 @@ def task(
         raise ConfigError("soft_time_limit_s must be shorter than time_limit_s")
     policy = Policy(
         max_retries, retry_backoff, retry_backoff_max_s, retry_jitter, tuple(autoretry_for),
-        soft_time_limit_s, time_limit_s,
+        soft_time_limit_s, time_limit_s, notify_success,
     )  # fmt: skip
 
     def register(fn: Callable[..., Awaitable[Any]]) -> Task:

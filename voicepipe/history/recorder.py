@@ -48,6 +48,9 @@ COMMIT_ATTEMPTS = 5  # a transaction PostgreSQL rolled back (deadlock) is run th
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+# (job id, task, "success" | "failure") of each job that finished in a recorded batch
+OnFinished = Callable[[list[tuple[str, str, str]]], Awaitable[None]]
+FINISHED = frozenset({"success", "failure"})
 Decoded = list[tuple[StreamId, dict[str, Any], str]]  # position, event, its JSON as written
 
 
@@ -60,8 +63,10 @@ class Recorder:
         consumer: str,
         batch_size: int | None = None,
         claim_idle_s: float | None = None,
+        on_finished: OnFinished | None = None,
     ) -> None:
         settings = resources.settings
+        self.on_finished = on_finished
         self.resources = resources
         self.consumer = consumer
         self.batch_size = batch_size or settings.recorder_batch_size
@@ -225,6 +230,12 @@ class Recorder:
                 log.error("recorder %s: a batch was refused (%s); recording it job by job",
                           self.consumer, exc)  # fmt: skip
                 await self._commit_job_by_job(batch)
+        finished = [(e["job_id"], e["task"], e["event"]) for _, e, _ in decoded
+                    if e["event"] in FINISHED]  # fmt: skip
+        if finished and self.on_finished is not None:
+            # before the acknowledgement: should it fail, the batch is recorded again (the fold is
+            # idempotent) and the hook runs again, so what it does must be idempotent too
+            await self.on_finished(finished)
         await self.resources.redis.xack(
             keys.EVENTS, keys.RECORDERS, *(entry_id for entry_id, _ in entries)
         )

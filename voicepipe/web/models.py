@@ -201,3 +201,11 @@ class Restarted(BaseModel):
 
 class EventsState(BaseModel):
     enabled: bool = Field(description="whether live and progress events are sent")
+
+
+class NotificationQuery(PageQuery):
+    unread: bool = Field(default=False, description="only notifications not read yet")
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="notifications marked read")

@@ -12,8 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from voicepipe.domain.job_views import ScheduledJobs, Statistics
+from voicepipe.domain.notifications import Notification, NotificationPage
 from voicepipe.services.control import ActionResult
-from voicepipe.web import control_api, jobs_api, openapi, scrape
+from voicepipe.web import control_api, jobs_api, notifications_api, openapi, scrape
 from voicepipe.web.api import Auth, Call, Route, endpoint
 from voicepipe.web.health import get_health
 from voicepipe.web.models import (
@@ -26,6 +27,8 @@ from voicepipe.web.models import (
     JobDetail,
     JobListQuery,
     JobPageOut,
+    MarkedRead,
+    NotificationQuery,
     PageQuery,
     Purged,
     PurgeRequest,
@@ -61,6 +64,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/jobs/statistics", jobs_api.statistics, USER, Statistics, "Counts, throughput and timings over a window", query=StatisticsQuery),
     Route("GET", "/api/jobs/workers", jobs_api.workers, ADMIN, Workers, "Live workers and their heartbeats"),
     Route("GET", "/api/jobs/queues", jobs_api.queues, ADMIN, Queues, "Jobs ready, deferred and running per queue"),
+    Route("GET", "/api/jobs/notifications", notifications_api.list_own, USER, NotificationPage, "Your notifications, newest first", query=NotificationQuery),
+    Route("POST", "/api/jobs/notifications/{notification_id}/read", notifications_api.mark_read, USER, Notification, "Mark one of your notifications read", group="write"),
+    Route("POST", "/api/jobs/notifications/read-all", notifications_api.mark_all_read, USER, MarkedRead, "Mark all your notifications read", group="write"),
+    Route("GET", "/api/jobs/notifications/system", notifications_api.list_system, ADMIN, NotificationPage, "System and alert notifications sent to the admins", query=NotificationQuery),
     Route("POST", "/api/jobs", jobs_api.enqueue, ADMIN, Enqueued, "Enqueue a registered task by name", group="write", body=EnqueueRequest, status=202),
     Route("POST", "/api/jobs/action/{task_id}", control_api.job_action, ADMIN, ActionResult, "Cancel, terminate or retry a job", group="write", body=ActionRequest, errors=(409,)),
     Route("POST", "/api/jobs/failed/retry", control_api.retry_failed, ADMIN, RetriedFailed, "Retry every job in the dead letter", group="write", body=RetryFailedRequest),

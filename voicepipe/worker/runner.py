@@ -15,9 +15,10 @@ from voicepipe.engine import heartbeats
 from voicepipe.engine.broker import ClaimedJob
 from voicepipe.engine.cron import CRON_JOBS
 from voicepipe.engine.outage import RETRY_MIN_S, Backoff, redis_unavailable
-from voicepipe.engine.registry import broker_for
+from voicepipe.engine.registry import REGISTRY, broker_for
 from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
+from voicepipe.services.notifications import notify_finished_jobs
 from voicepipe.worker.control import ControlListener
 from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.cron import run_cron
@@ -57,7 +58,9 @@ class WorkerProcess:
         )
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
         self._slot_freed = {q: asyncio.Event() for q in queues}
-        self.recorder = Recorder(resources, consumer=self.worker_id)
+        self.recorder = Recorder(
+            resources, consumer=self.worker_id, on_finished=self._notify_finished
+        )
         self.control = ControlListener(
             resources, self.worker_id, self.executor, self._set_live, self._restart
         )
@@ -65,6 +68,17 @@ class WorkerProcess:
         self.restart_reason: str | None = None  # ADMIN_RESTART or the recycling limit passed
         self.beats_missed = 0  # heartbeats Redis did not take, in a row
         self._stop = asyncio.Event()
+
+    async def _notify_finished(self, finished: list[tuple[str, str, str]]) -> None:
+        """The notifications recorded jobs call for: every failure, and the successes of tasks
+        that ask for it (the recorder calls this after each batch it commits)."""
+        notify_success = {name for name, task in REGISTRY.items() if task.policy.notify_success}
+        wanted = [
+            job_id for job_id, task_name, status in finished
+            if status == "failure" or task_name in notify_success
+        ]  # fmt: skip
+        if wanted:
+            await notify_finished_jobs(self.resources, wanted, notify_success)
 
     def _set_live(self, enabled: bool) -> None:
         self.live_events = enabled

@@ -1,0 +1,66 @@
+"""Job notifications: a job that failed for good tells its owner (the admins when it has none);
+a task may declare that its success notifies too. Retries do not notify (they show live)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+from voicepipe.db import jobs as jobs_db
+from voicepipe.domain.job_info import JobInfo
+from voicepipe.domain.notifications import Level, Notification, job_level
+from voicepipe.resources import Resources
+from voicepipe.services.notifications.send import send_notification
+
+log = logging.getLogger(__name__)
+
+
+async def send_job_notification(
+    resources: Resources,
+    job_id: str,
+    job_name: str,
+    status: str,
+    message: str,
+    level: Level | None = None,
+    owner_id: int | None = None,
+) -> list[Notification]:
+    """Tell the job's owner (every admin when it has none) that it reached `status`, once per
+    recipient however often this is called for the same job and status."""
+    title = f"{job_name} {_said(status)}"
+    common = {
+        "title": title, "message": message, "level": level or job_level(status),
+        "job_id": job_id, "data": {"job_name": job_name, "status": status},
+        "dedupe_key": f"job:{job_id}:{status}",
+    }  # fmt: skip
+    if owner_id is not None:
+        return await send_notification(resources, recipient_id=owner_id, **common)  # type: ignore[arg-type]
+    return await send_notification(resources, recipient_type="admin", **common)  # type: ignore[arg-type]
+
+
+async def notify_finished_jobs(
+    resources: Resources, job_ids: Collection[str], notify_success: Collection[str] = ()
+) -> int:
+    """The notifications the recorded jobs `job_ids` call for: failures always, successes of the
+    tasks named in `notify_success`. Returns how many were sent."""
+    infos = await jobs_db.jobs_by_ids(resources.db, list(job_ids))
+    sent = 0
+    for info in infos.values():
+        if info.status == "failure" or (
+            info.status == "success" and info.task_name in notify_success
+        ):
+            sent += len(await _notify(resources, info))
+    return sent
+
+
+async def _notify(resources: Resources, info: JobInfo) -> list[Notification]:
+    failed = info.status == "failure"
+    message = (info.error or "the job failed") if failed else "the job finished"
+    return await send_job_notification(
+        resources, info.task_id, info.task_name, info.status, message, owner_id=info.owner_id
+    )
+
+
+def _said(status: str) -> str:
+    return {"failure": "failed", "success": "succeeded", "cancelled": "was cancelled"}.get(
+        status, status
+    )
