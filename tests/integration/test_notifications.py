@@ -4,15 +4,12 @@ only; a job that fails for good notifies its owner (the admins when it has none)
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from tests.support.api import Api, api_fixture  # noqa: F401
-from tests.support.engine import RunningWorker
+from tests.support.engine import RunningWorker, live_events
 from tests.support.jobs import broken, flaky
 from tests.support.waiting import eventually
 from voicepipe import keys
@@ -22,26 +19,6 @@ from voicepipe.resources import Resources
 from voicepipe.services.notifications import send_job_notification, send_notification
 
 
-@asynccontextmanager
-async def live_notifications(resources: Resources) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    pubsub = resources.redis.pubsub()
-    await pubsub.subscribe(keys.NOTIFICATIONS)
-
-    async def pump() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                received.put_nowait(json.loads(message["data"]))
-
-    pumping = asyncio.create_task(pump())
-    try:
-        yield received
-    finally:
-        pumping.cancel()
-        await asyncio.gather(pumping, return_exceptions=True)
-        await pubsub.aclose()
-
-
 async def _inbox(api: Api, token: str, query: str = "") -> list[dict[str, Any]]:
     status, body = await api.get(f"/api/jobs/notifications{query}", token)
     assert status == 200, body
@@ -49,7 +26,7 @@ async def _inbox(api: Api, token: str, query: str = "") -> list[dict[str, Any]]:
 
 
 async def test_a_notification_reaches_its_recipient_only(resources: Resources, api: Api) -> None:
-    async with live_notifications(resources) as live:
+    async with live_events(resources, keys.NOTIFICATIONS) as live:
         (sent,) = await send_notification(
             resources, "Upload ready", "3 chunks", "success", recipient_id=api.user_id
         )

@@ -5,19 +5,15 @@ job runs exactly once, and the workers API shows how often the worker was restar
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tests.support import jobs
 from tests.support.api import Api, api_fixture  # noqa: F401  (the `api` fixture)
 from tests.support.engine import RunningWorker
-from tests.support.processes import start_voicepipe, voicepipe_env
 from tests.support.waiting import eventually
+from tests.support.workers import worker_processes
 from voicepipe import keys
 from voicepipe.engine.broker import Broker, ClaimedJob
 from voicepipe.engine.registry import JobHandle
@@ -25,26 +21,6 @@ from voicepipe.history.monitoring import get_job_timeline
 from voicepipe.resources import Resources
 from voicepipe.settings import Settings
 from voicepipe.tasks.ping import ping
-
-
-@contextmanager
-def supervised_worker(
-    settings: Settings, tmp_path: Path, **extra_env: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    env = voicepipe_env(
-        tmp_path / "home", REDIS_URL=str(settings.redis_url),
-        DATABASE_URL=str(settings.database_url), VOICEPIPE_CPU_WORKERS="1", **extra_env,
-    )  # fmt: skip
-    supervisor = start_voicepipe("worker", "--queues", "default", env=env, log=tmp_path / "w.log")
-    try:
-        yield supervisor
-    finally:
-        supervisor.send_signal(signal.SIGTERM)
-        try:
-            supervisor.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
-            supervisor.wait()
 
 
 async def _ran_once_each(resources: Resources, handles: list[JobHandle]) -> list[dict[str, Any]]:
@@ -73,7 +49,7 @@ async def _worker_seen(api: Api, restarts: int) -> dict[str, Any] | None:
 async def test_a_worker_past_its_job_limit_is_replaced_and_runs_every_job_once(
     settings: Settings, resources: Resources, api: Api, tmp_path: Path
 ) -> None:
-    with supervised_worker(settings, tmp_path, VOICEPIPE_WORKER_MAX_JOBS="5"):
+    with worker_processes(settings, tmp_path, 1, None, VOICEPIPE_WORKER_MAX_JOBS="5"):
         handles = [await ping.enqueue(resources, payload=str(i)) for i in range(20)]
         results = await _ran_once_each(resources, handles)
         per_process = Counter(r["pid"] for r in results)
@@ -83,7 +59,7 @@ async def test_a_worker_past_its_job_limit_is_replaced_and_runs_every_job_once(
                                   what="the API to show four restarts")  # fmt: skip
         assert worker["last_exit"] == "max jobs"
         assert worker["pid"] not in per_process  # the fresh one, not yet used
-    log = (tmp_path / "w.log").read_text()
+    log = (tmp_path / "worker-0.log").read_text()
     assert log.count("worker recycles: it ran 5 jobs (VOICEPIPE_WORKER_MAX_JOBS=5)") >= 4
     assert "worker restarting as asked (max jobs)" in log
     assert "handed" not in log  # nothing was left running to hand back
@@ -94,7 +70,7 @@ async def test_a_worker_past_its_memory_limit_runs_a_job_per_process_and_idles_w
 ) -> None:
     """A limit below what any worker needs (1 MB): each process still runs a job before it is
     replaced, and one with no work stays up instead of restarting in a loop."""
-    with supervised_worker(settings, tmp_path, VOICEPIPE_WORKER_MAX_MEMORY_MB="1",
+    with worker_processes(settings, tmp_path, 1, None, VOICEPIPE_WORKER_MAX_MEMORY_MB="1",
                            VOICEPIPE_WORKER_CONCURRENCY="1"):  # fmt: skip
         handles = [await ping.enqueue(resources, payload=str(i)) for i in range(4)]
         results = await _ran_once_each(resources, handles)
@@ -110,7 +86,7 @@ async def test_a_worker_past_its_memory_limit_runs_a_job_per_process_and_idles_w
 
         idle = await eventually(idle_for_3_s, timeout_s=30, what="the fresh worker up for 3 s")
         assert (idle["id"], idle["restarts"]) == (worker["id"], worker["restarts"])
-    log = (tmp_path / "w.log").read_text()
+    log = (tmp_path / "worker-0.log").read_text()
     assert "is above VOICEPIPE_WORKER_MAX_MEMORY_MB=1: each process will run one job" in log
     assert log.count("worker recycles: its RSS is") == 4
 

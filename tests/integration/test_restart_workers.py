@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 from pathlib import Path
 
 import psutil
 
-from tests.support.processes import start_voicepipe, voicepipe_env
+from tests.support.processes import start_voicepipe, stop, voicepipe_env
 from tests.support.waiting import eventually
 from voicepipe.engine.heartbeats import get_workers
 from voicepipe.resources import Resources
@@ -55,7 +53,7 @@ async def test_restart_workers_restarts_each_worker_and_its_supervisor_brings_it
         assert "restart requested by an admin" in logs and "worker restarting as asked" in logs
     finally:
         for supervisor in supervisors:
-            _stop(supervisor)
+            stop(supervisor)
 
 
 def _not_zombie(pid: int) -> bool:
@@ -63,12 +61,3 @@ def _not_zombie(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -59,11 +59,14 @@ async def job_events(resources: Resources, job_id: str) -> list[dict[str, Any]]:
 
 
 @asynccontextmanager
-async def live_events(resources: Resources) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-    """Every event published on the live channel while the block runs."""
+async def live_events(
+    resources: Resources, channel: str = keys.LIVE
+) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    """Every message published on `channel` (job events by default) while the block runs; a
+    message of several lines is several messages."""
     received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     pubsub = resources.redis.pubsub()
-    await pubsub.subscribe(keys.LIVE)
+    await pubsub.subscribe(channel)
 
     async def pump() -> None:
         async for message in pubsub.listen():

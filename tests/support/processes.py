@@ -37,6 +37,17 @@ def start_voicepipe(*args: str, env: dict[str, str], log: Path) -> subprocess.Po
         )
 
 
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """SIGTERM, wait for it to exit, SIGKILL it if it will not (and reap it either way)."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def processes_using(home: Path) -> list[psutil.Process]:
     """Every live process whose command line, working directory or VOICEPIPE_HOME mentions `home`."""
     found = []

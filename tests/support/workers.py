@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.processes import start_voicepipe, voicepipe_env
+from tests.support.processes import start_voicepipe, stop, voicepipe_env
 from voicepipe.engine import heartbeats
 from voicepipe.resources import Resources
 from voicepipe.settings import Settings
@@ -16,16 +15,18 @@ from voicepipe.settings import Settings
 
 @contextmanager
 def worker_processes(
-    settings: Settings, tmp_path: Path, n: int, concurrency: int = 2
+    settings: Settings, tmp_path: Path, n: int, concurrency: int | None = 2, **extra_env: str
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`n` supervised workers serving `default`, stopped with SIGTERM at the end."""
+    """`n` supervised workers serving `default` (`concurrency` None: the settings' default),
+    stopped with SIGTERM at the end."""
     env = voicepipe_env(
         tmp_path / "home", REDIS_URL=str(settings.redis_url),
-        DATABASE_URL=str(settings.database_url), VOICEPIPE_CPU_WORKERS="1",
+        DATABASE_URL=str(settings.database_url), VOICEPIPE_CPU_WORKERS="1", **extra_env,
     )  # fmt: skip
+    options = [] if concurrency is None else ["--concurrency", str(concurrency)]
     procs = [
-        start_voicepipe("worker", "--queues", "default", "--concurrency", str(concurrency),
-                        env=env, log=tmp_path / f"worker-{i}.log")
+        start_voicepipe("worker", "--queues", "default", *options, env=env,
+                        log=tmp_path / f"worker-{i}.log")
         for i in range(n)
     ]  # fmt: skip
     try:
@@ -33,9 +34,9 @@ def worker_processes(
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.terminate()
         for proc in procs:
-            proc.wait(30)  # reaps a killed one too
+            stop(proc)  # reaps a killed one too
 
 
 async def n_live(resources: Resources, n: int) -> bool:

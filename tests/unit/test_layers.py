@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "db": {"db", "domain"} | SHARED,
     "audio": {"audio", "domain", "errors"},
-    "mail": {"mail", "errors"},
+    "mail": {"mail", "domain", "errors"},
     "webhooks": {"webhooks", "errors"},
     "engine": {"engine", "domain"} | SHARED,
     "embedded": {"embedded"} | SHARED,

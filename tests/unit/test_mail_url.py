@@ -148,6 +148,11 @@ def test_an_empty_digest_is_refused() -> None:
         render_digest([], "a@example.com")
 
 
+def test_critical_is_the_highest_level() -> None:
+    subject = render_digest([item(level="critical"), item(level="error")], "a@example.com")[0]
+    assert subject.endswith("2 notifications (critical)")
+
+
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown notification level 'fatal'"):
         item(level="fatal")

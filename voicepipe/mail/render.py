@@ -9,12 +9,12 @@ from pathlib import Path
 
 import jinja2
 
+from voicepipe.domain.notifications import LEVELS  # lowest to highest
 from voicepipe.errors import ConfigError
 
 # The repository's templates/ beside the package: found from a checkout or an editable install
 # only (a wheel does not carry it; see the report on setup.cfg).
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-LEVELS = ("info", "success", "warning", "error")  # lowest to highest, as in 0004_notifications.sql
 SUBJECT_PREFIX = "[voicepipe]"
 
 

@@ -58,6 +58,8 @@ class WorkerProcess:
         )
         self.running: dict[str, dict[str, asyncio.Task[None]]] = {q: {} for q in queues}
         self._slot_freed = {q: asyncio.Event() for q in queues}
+        # the tasks whose success notifies (the registry is complete once the tasks are imported)
+        self._notify_success = {n for n, t in REGISTRY.items() if t.policy.notify_success}
         self.recorder = Recorder(
             resources, consumer=self.worker_id, on_finished=self._notify_finished
         )
@@ -72,13 +74,12 @@ class WorkerProcess:
     async def _notify_finished(self, finished: list[tuple[str, str, str]]) -> None:
         """The notifications recorded jobs call for: every failure, and the successes of tasks
         that ask for it (the recorder calls this after each batch it commits)."""
-        notify_success = {name for name, task in REGISTRY.items() if task.policy.notify_success}
         wanted = [
             job_id for job_id, task_name, status in finished
-            if status == "failure" or task_name in notify_success
+            if status == "failure" or task_name in self._notify_success
         ]  # fmt: skip
         if wanted:
-            await notify_finished_jobs(self.resources, wanted, notify_success)
+            await notify_finished_jobs(self.resources, wanted, self._notify_success)
 
     def _set_live(self, enabled: bool) -> None:
         self.live_events = enabled

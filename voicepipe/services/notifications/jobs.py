@@ -26,15 +26,12 @@ async def send_job_notification(
 ) -> list[Notification]:
     """Tell the job's owner (every admin when it has none) that it reached `status`, once per
     recipient however often this is called for the same job and status."""
-    title = f"{job_name} {_said(status)}"
-    common = {
-        "title": title, "message": message, "level": level or job_level(status),
-        "job_id": job_id, "data": {"job_name": job_name, "status": status},
-        "dedupe_key": f"job:{job_id}:{status}",
-    }  # fmt: skip
-    if owner_id is not None:
-        return await send_notification(resources, recipient_id=owner_id, **common)  # type: ignore[arg-type]
-    return await send_notification(resources, recipient_type="admin", **common)  # type: ignore[arg-type]
+    return await send_notification(
+        resources, f"{job_name} {_said(status)}", message, level or job_level(status),
+        recipient_id=owner_id, recipient_type="user" if owner_id is not None else "admin",
+        job_id=job_id, data={"job_name": job_name, "status": status},
+        dedupe_key=f"job:{job_id}:{status}",
+    )  # fmt: skip
 
 
 async def notify_finished_jobs(
