@@ -20,6 +20,7 @@ from voicepipe.engine.broker import Broker, ClaimedJob, loads
 from voicepipe.engine.events import EventType, make_event
 from voicepipe.engine.registry import broker_for
 from voicepipe.engine.running import RunningEntry, running_entries
+from voicepipe.history import monitoring
 from voicepipe.history.recorder import record_pending
 from voicepipe.resources import Resources
 from voicepipe.settings import Settings
@@ -37,6 +38,16 @@ async def _stale_events(resources: Resources, job_id: str) -> list[dict[str, Any
     return [
         e for e in await stream_events(resources) if e["job_id"] == job_id and e["event"] == "stale"
     ]
+
+
+async def _stale_anywhere(resources: Resources, job_id: str) -> list[dict[str, Any]]:
+    """The job's stale events, in the stream or, once the recorder has trimmed them, the history."""
+    recorded = [
+        {**e.data, "try": e.try_number, "worker": e.worker}
+        for e in await monitoring.get_job_timeline(resources, job_id)
+        if e.event == "stale"
+    ]
+    return recorded or await _stale_events(resources, job_id)
 
 
 async def _released_and_claimed_again(broker: Broker, old: ClaimedJob) -> ClaimedJob:
@@ -99,7 +110,10 @@ async def test_a_worker_stopped_past_its_heartbeat_and_resumed_changes_nothing(
         await eventually(lambda: n_live(resources, 2), timeout_s=30, what="two workers to beat")
         handle = await chaos_nap.enqueue(resources, seconds=3.0, run_id="stall")
         (first,) = await eventually(
-            lambda: running_entries(redis, ["default"]), what="the job to start"
+            lambda: running_entries(redis, ["default"]), what="the job to be claimed"
+        )
+        await eventually(
+            lambda: redis.hget(keys.chaos_runs("stall"), handle.job_id), what="its nap to start"
         )
         stalled = await worker_pid(resources, first.worker)
         os.kill(stalled, signal.SIGSTOP)
@@ -116,7 +130,7 @@ async def test_a_worker_stopped_past_its_heartbeat_and_resumed_changes_nothing(
             os.kill(stalled, signal.SIGCONT)
         # the stalled worker wakes long after its 3 s nap was due: its success comes at once
         (stale,) = await eventually(
-            lambda: _stale_events(resources, handle.job_id), what="the late outcome to be dropped"
+            lambda: _stale_anywhere(resources, handle.job_id), what="the late outcome to be dropped"
         )
         assert (stale["outcome"], stale["try"], stale["worker"]) == ("success", 1, first.worker)
         # ...and left the new try alone: still running where it runs, no result yet
