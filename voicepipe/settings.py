@@ -192,6 +192,79 @@ class Settings(BaseSettings):
         description="If set, GET /metrics needs `Authorization: Bearer <this>`; unset, it is public.",
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="Address people reach the web server at (links in emails, push); unset: "
+        "http://VOICEPIPE_HOST:VOICEPIPE_PORT.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server for email notifications: smtp://user:pass@host:587 (STARTTLS "
+        "required), smtps://… (implicit TLS), smtp+insecure://… (plain, local relays); unset: "
+        "email is off.",
+    )
+    mail_from: str = Field(
+        default="voicepipe@localhost", description="From address of notification emails."
+    )
+    email_digest_s: int = Field(
+        default=300,
+        ge=1,
+        description="At most one notification email per recipient per this many seconds; each "
+        "lists everything since the last.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook targets on loopback, private or link-local addresses (SSRF "
+        "guard off; for local receivers and tests).",
+    )
+    webhook_disable_after_s: int = Field(
+        default=5 * 86_400,
+        ge=1,
+        description="A webhook endpoint failing every delivery this long is disabled and its "
+        "owner told by email.",
+    )
+    vapid_subject: str = Field(
+        default="mailto:admin@localhost",
+        description="Contact (mailto: or https:) sent to push services in the VAPID claim.",
+    )
+    alert_repeat_s: int = Field(
+        default=3600,
+        ge=1,
+        description="An alert still firing is sent again at most this often.",
+    )
+    alert_failure_rate: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Alert when this share of a task's jobs finished in the last 15 min failed.",
+    )
+    alert_failure_min_jobs: int = Field(
+        default=10,
+        ge=1,
+        description="Jobs a task must have finished in 15 min before its failure rate alerts.",
+    )
+    alert_queue_age_s: int = Field(
+        default=600,
+        ge=1,
+        description="Alert when a queue's oldest waiting job has waited this long.",
+    )
+    alert_recorder_lag_s: int = Field(
+        default=120,
+        ge=1,
+        description="Alert when the oldest job event not yet recorded is this old.",
+    )
+    ws_send_queue_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Bytes waiting to be sent to one websocket before it is closed as a slow "
+        "consumer (4008).",
+    )
+    ws_replay_max: int = Field(
+        default=10_000,
+        ge=100,
+        description="Live notifications kept for clients that reconnect with since=<id>.",
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()

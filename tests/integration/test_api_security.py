@@ -37,6 +37,12 @@ USER_ROUTES = {
     ("GET", "/api/jobs/active"), ("GET", "/api/jobs/scheduled"), ("GET", "/api/jobs/statistics"),
     ("GET", "/api/jobs/notifications"), ("POST", "/api/jobs/notifications/{notification_id}/read"),
     ("POST", "/api/jobs/notifications/read-all"),
+    ("GET", "/api/notifications/preferences"), ("PUT", "/api/notifications/preferences"),
+    ("POST", "/api/webhooks"), ("GET", "/api/webhooks"), ("DELETE", "/api/webhooks/{webhook_id}"),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"),
+    ("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
+    ("GET", "/api/push/vapid-public-key"), ("POST", "/api/push/subscriptions"),
+    ("DELETE", "/api/push/subscriptions/{subscription_id}"),
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
 
@@ -20,20 +21,21 @@ def _notification(row: asyncpg.Record) -> Notification:
 
 
 async def insert(
-    conn: Conn, recipient_ids: list[int], title: str, message: str, level: str,
-    channels: list[str], audience: str, job_id: str | None, data: dict[str, Any],
-    dedupe_key: str | None,
+    conn: Conn, channels_of: Mapping[int, Sequence[str]], title: str, message: str, level: str,
+    audience: str, job_id: str | None, data: dict[str, Any], dedupe_key: str | None,
 ) -> list[Notification]:  # fmt: skip
-    """One row per recipient; a recipient who has a notification with `dedupe_key` already gets
-    none (so a redelivered event notifies once). Returns the rows written."""
+    """One row per recipient (the keys of `channels_of`, each with the channels it goes on); a
+    recipient who has a notification with `dedupe_key` already gets none (so a redelivered event
+    notifies once). Returns the rows written."""
     rows = await conn.fetch(
         f"""INSERT INTO notifications (recipient_id, title, message, level, channels, audience,
                 job_id, data, dedupe_key)
-            SELECT r, $2, $3, $4, $5, $6, $7, $8::jsonb, $9 FROM unnest($1::bigint[]) AS r
+            SELECT r, $3, $4, $5, string_to_array(ch, ','), $6, $7, $8::jsonb, $9
+            FROM unnest($1::bigint[], $2::text[]) AS t (r, ch)
             ON CONFLICT (recipient_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
             RETURNING {_COLUMNS}""",
-        recipient_ids, title, message, level, channels, audience, job_id, data,
-        dedupe_key,
+        list(channels_of), [",".join(c) for c in channels_of.values()], title, message, level,
+        audience, job_id, data, dedupe_key,
     )  # fmt: skip
     return [_notification(row) for row in rows]
 
@@ -44,7 +46,7 @@ async def page_for(
 ) -> list[Notification]:  # fmt: skip
     """The recipient's notifications newest first, after the keyset `after` (created_at, id)."""
     params: list[Any] = [recipient_id, limit]
-    where = ["recipient_id = $1"]
+    where = ["recipient_id = $1", "'database' = ANY (channels)"]
     if unread_only:
         where.append("read_at IS NULL")
     if audience is not None:
@@ -65,7 +67,8 @@ async def mark_read(conn: Conn, notification_id: int, recipient_id: int) -> Noti
     """Mark one of the recipient's notifications read (kept as first read); None if not theirs."""
     row = await conn.fetchrow(
         f"""UPDATE notifications SET read_at = coalesce(read_at, now())
-            WHERE id = $1 AND recipient_id = $2 RETURNING {_COLUMNS}""",
+            WHERE id = $1 AND recipient_id = $2 AND 'database' = ANY (channels)
+            RETURNING {_COLUMNS}""",
         notification_id, recipient_id,
     )  # fmt: skip
     return _notification(row) if row else None
@@ -74,7 +77,8 @@ async def mark_read(conn: Conn, notification_id: int, recipient_id: int) -> Noti
 async def mark_all_read(conn: Conn, recipient_id: int) -> int:
     """Mark every unread notification of the recipient read; returns how many."""
     result: str = await conn.execute(
-        "UPDATE notifications SET read_at = now() WHERE recipient_id = $1 AND read_at IS NULL",
+        """UPDATE notifications SET read_at = now()
+           WHERE recipient_id = $1 AND read_at IS NULL AND 'database' = ANY (channels)""",
         recipient_id,
     )
     return int(result.split()[-1])

@@ -75,6 +75,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/jobs/system/restart-workers", control_api.restart_workers, ADMIN, Restarted, "Restart every worker gracefully", group="write"),
     Route("POST", "/api/jobs/system/enable-events", control_api.enable_events, ADMIN, EventsState, "Turn live and progress events on", group="write"),
     Route("POST", "/api/jobs/system/disable-events", control_api.disable_events, ADMIN, EventsState, "Turn live and progress events off (history stays)", group="write"),
+    # notification preferences
+    # webhooks
+    # web push
 )  # fmt: skip
 
 
