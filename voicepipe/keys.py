@@ -95,3 +95,6 @@ def chaos_runs(run_id: str) -> str:
 def chaos_done(run_id: str) -> str:
     """HASH job id -> the idempotent mark a chaos benchmark job writes when it is done."""
     return f"{PREFIX}:chaos:{run_id}:done"
+
+
+OPEN_BATCHES = f"{PREFIX}:open-batches"  # SET of open batch ids (a hint; PostgreSQL decides)

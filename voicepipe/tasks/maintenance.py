@@ -7,6 +7,7 @@ from typing import Any
 from voicepipe.engine.cron import cron
 from voicepipe.engine.registry import JobContext, task
 from voicepipe.history import retention
+from voicepipe.services import batches
 
 
 @task(queue="maintenance", max_retries=2)
@@ -17,3 +18,13 @@ async def prune_job_history(ctx: JobContext) -> dict[str, Any]:
 
 
 cron(prune_job_history, minute=17)  # hourly: each run has little to delete
+
+
+@task(queue="maintenance", max_retries=2)
+async def close_done_batches(ctx: JobContext) -> dict[str, Any]:
+    """Close and tell batches whose jobs have all finished but that the recorder's hook missed."""
+    closed = await batches.close_done_batches(ctx.resources)
+    return {"closed": [summary.id for summary in closed]}
+
+
+cron(close_done_batches, minute=set(range(0, 60, 5)))  # the hook closes them at once; this is the net

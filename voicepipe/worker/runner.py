@@ -18,6 +18,7 @@ from voicepipe.engine.outage import RETRY_MIN_S, Backoff, redis_unavailable
 from voicepipe.engine.registry import REGISTRY, broker_for
 from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
+from voicepipe.services.batches import close_finished_batches
 from voicepipe.services.notifications import notify_finished_jobs
 from voicepipe.worker.control import ControlListener
 from voicepipe.worker.cpu import CpuPool
@@ -72,14 +73,15 @@ class WorkerProcess:
         self._stop = asyncio.Event()
 
     async def _notify_finished(self, finished: list[tuple[str, str, str]]) -> None:
-        """The notifications recorded jobs call for: every failure, and the successes of tasks
-        that ask for it (the recorder calls this after each batch it commits)."""
+        """The notifications recorded jobs call for: every failure, the successes of tasks that
+        ask for it, the end of a batch (the recorder calls this after each batch it commits)."""
         wanted = [
             job_id for job_id, task_name, status in finished
             if status == "failure" or task_name in self._notify_success
         ]  # fmt: skip
         if wanted:
             await notify_finished_jobs(self.resources, wanted, self._notify_success)
+        await close_finished_batches(self.resources, [job_id for job_id, _, _ in finished])
 
     def _set_live(self, enabled: bool) -> None:
         self.live_events = enabled

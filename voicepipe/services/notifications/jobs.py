@@ -1,11 +1,13 @@
 """Job notifications: a job that failed for good tells its owner (the admins when it has none);
-a task may declare that its success notifies too. Retries do not notify (they show live)."""
+a task may declare that its success notifies too. Retries do not notify (they show live), nor do
+the jobs of a batch one by one (the batch tells its end: voicepipe.services.batches)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
 
+from voicepipe.db import batches as batches_db
 from voicepipe.db import jobs as jobs_db
 from voicepipe.domain.job_info import JobInfo
 from voicepipe.domain.notifications import Level, Notification, job_level
@@ -40,11 +42,15 @@ async def notify_finished_jobs(
     """The notifications the recorded jobs `job_ids` call for: failures always, successes of the
     tasks named in `notify_success`. Returns how many were sent."""
     infos = await jobs_db.jobs_by_ids(resources.db, list(job_ids))
+    wanted = [
+        info for info in infos.values()
+        if info.status == "failure" or (info.status == "success" and info.task_name in notify_success)
+    ]  # fmt: skip
+    batch_ids = [info.batch_id for info in wanted if info.batch_id is not None]
+    batched = await batches_db.existing(resources.db, batch_ids) if batch_ids else set()
     sent = 0
-    for info in infos.values():
-        if info.status == "failure" or (
-            info.status == "success" and info.task_name in notify_success
-        ):
+    for info in wanted:
+        if info.batch_id not in batched:
             sent += len(await _notify(resources, info))
     return sent
 
