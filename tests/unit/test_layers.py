@@ -12,14 +12,14 @@ PACKAGE = Path(voicepipe.__file__).parent
 
 # What each layer may import from voicepipe. Shared modules (settings, errors, keys, resources,
 # logs) sit below every layer; domain is pure and may use only voicepipe.errors.
-SHARED = {"settings", "errors", "keys", "resources", "logs", "__init__"}
+SHARED = {"settings", "errors", "keys", "resources", "logs", "paths", "__init__"}
 BELOW_HISTORY = {"engine", "db", "audio", "domain"} | SHARED
 BELOW_SERVICES = {"history"} | BELOW_HISTORY
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "db": {"db", "domain"} | SHARED,
     "audio": {"audio", "domain", "errors"},
-    "mail": {"mail", "domain", "errors"},
+    "mail": {"mail", "domain", "errors", "paths"},
     "webhooks": {"webhooks", "errors"},
     "engine": {"engine", "domain"} | SHARED,
     "embedded": {"embedded"} | SHARED,

@@ -11,10 +11,9 @@ import jinja2
 
 from voicepipe.domain.notifications import LEVELS  # lowest to highest
 from voicepipe.errors import ConfigError
+from voicepipe.paths import templates_dir
 
-# The repository's templates/ beside the package: found from a checkout or an editable install
-# only (a wheel does not carry it; see the report on setup.cfg).
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_dir()
 SUBJECT_PREFIX = "[voicepipe]"
 
 
