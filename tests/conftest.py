@@ -36,6 +36,7 @@ async def settings(test_servers: SuiteServers, tmp_path: Path) -> AsyncIterator[
         home=tmp_path / "home",
         shutdown_grace_s=2.0,
         job_retry_delay_s=0.2,
+        alert_evaluate_s=0,  # tests evaluate alerts themselves, at the times they choose
     )
     await test_servers.drop_database(database)
 

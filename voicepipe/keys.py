@@ -98,3 +98,17 @@ def chaos_done(run_id: str) -> str:
 
 
 OPEN_BATCHES = f"{PREFIX}:open-batches"  # SET of open batch ids (a hint; PostgreSQL decides)
+
+
+# The live feed (voicepipe.web.ws) and its session cookie (voicepipe.services.sessions).
+NOTIFICATION_STREAM = f"{PREFIX}:notification-stream"  # STREAM, field "n" = JSON notification: what a reconnecting socket missed
+
+
+def session(token_digest: str) -> str:
+    """A browser session: the user id, under the SHA-256 of the session token (short expiry)."""
+    return f"{PREFIX}:session:{token_digest}"
+
+
+def alert_round(round_ms: int) -> str:
+    """Set once per alert evaluation round (its start, ms), so one process in the cluster evaluates it."""
+    return f"{PREFIX}:alert-round:{round_ms}"

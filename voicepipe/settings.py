@@ -232,6 +232,17 @@ class Settings(BaseSettings):
         ge=1,
         description="An alert still firing is sent again at most this often.",
     )
+    alert_evaluate_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="How often the alert rules are evaluated (by one process of the cluster per "
+        "round); 0: this process takes no part.",
+    )
+    alert_no_worker_for_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a queue with work must have had no live worker before it alerts.",
+    )
     alert_failure_rate: float = Field(
         default=0.5,
         gt=0,

@@ -4,97 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.support.smtp import PASSWORD, USER, Inbox, Serve, free_port, serve_fixture  # noqa: F401
 from voicepipe.mail import MailError, SmtpConfig, parse_smtp_url, send_mail
 
-USER, PASSWORD = "alerts@example.com", "p@ss:word"
 FROM, TO = "voicepipe <alerts@example.com>", "ada@example.com"
 # aiosmtpd warns whenever AUTH is allowed without STARTTLS, which these tests do on purpose
 auth_without_starttls = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-@dataclass
-class Inbox:
-    """An aiosmtpd handler that keeps what arrives, or refuses at RCPT or DATA with `reply`."""
-
-    refuse_at: str | None = None
-    reply: str = ""
-    messages: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[Envelope] = field(default_factory=list)
-    tls_versions: list[str | None] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if self.refuse_at == "RCPT":
-            return self.reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.refuse_at == "DATA":
-            return self.reply
-        assert isinstance(envelope.content, bytes)
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        ssl_object = server.transport.get_extra_info("ssl_object") if server.transport else None
-        self.tls_versions.append(ssl_object.version() if ssl_object else None)
-        self.messages.append(parsed)
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        assert isinstance(data, LoginPassword)
-        ok = data.login.decode() == USER and data.password.decode() == PASSWORD
-        if ok:
-            self.logins.append(f"{mechanism} {data.login.decode()}")
-        return AuthResult(success=ok, handled=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-Serve = Callable[..., tuple[Inbox, int]]
-
-
-@pytest.fixture
-def serve() -> Iterator[Serve]:
-    """`serve(inbox, **controller_options)` starts an aiosmtpd server on 127.0.0.1; returns its port."""
-    controllers: list[Controller] = []
-
-    def start(inbox: Inbox | None = None, **options: Any) -> tuple[Inbox, int]:
-        inbox = inbox or Inbox()
-        port = free_port()
-        controller = Controller(
-            inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate, **options
-        )
-        controller.start()  # returns once the server answers
-        controllers.append(controller)
-        return inbox, port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 async def send(config: SmtpConfig, timeout_s: float = 5) -> None:

@@ -12,7 +12,8 @@ import psutil
 
 def voicepipe_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    return {**env, "VOICEPIPE_HOME": str(home), **extra}
+    # alerts are evaluated by the tests that check them, not by every process a test starts
+    return {**env, "VOICEPIPE_HOME": str(home), "VOICEPIPE_ALERT_EVALUATE_S": "0", **extra}
 
 
 def run_voicepipe(

@@ -1,5 +1,6 @@
 """Layers point one way: domain <- db, engine, audio <- history <- services <- tasks <- web, worker
-<- cli; bench drives the layers below it, and embedded (servers, supervisor) stands apart."""
+<- cli; bench drives the layers below it, and embedded (servers, supervisor) stands apart. The
+adapters to the outside (mail, webhooks, push) are used by services only."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ PACKAGE = Path(voicepipe.__file__).parent
 SHARED = {"settings", "errors", "keys", "resources", "logs", "paths", "__init__"}
 BELOW_HISTORY = {"engine", "db", "audio", "domain"} | SHARED
 BELOW_SERVICES = {"history"} | BELOW_HISTORY
+ADAPTERS = {"mail", "webhooks", "push"}  # to the outside; the notification channels use them
 ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "db": {"db", "domain"} | SHARED,
     "audio": {"audio", "domain", "errors"},
     "mail": {"mail", "domain", "errors", "paths"},
     "webhooks": {"webhooks", "errors"},
+    "push": {"push", "webhooks", "errors"},  # webhooks: its SSRF guard vets push endpoints
     "engine": {"engine", "domain"} | SHARED,
     "embedded": {"embedded"} | SHARED,
     "history": BELOW_SERVICES,
-    "services": {"services"} | BELOW_SERVICES,
+    "services": {"services"} | ADAPTERS | BELOW_SERVICES,
     "tasks": {"tasks", "services"} | BELOW_SERVICES,
     "web": {"web", "tasks", "services"} | BELOW_SERVICES,
     "worker": {"worker", "tasks", "services"} | BELOW_SERVICES,

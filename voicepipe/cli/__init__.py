@@ -17,7 +17,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so `voicepipe --help` stays fast and modules stay independent.
-    from voicepipe.cli import bench, bench_api, bench_chaos, bench_engine, run, users
+    from voicepipe.cli import bench, bench_api, bench_chaos, bench_engine, bench_ws, run, users
 
     cli.add_command(run.up)
     cli.add_command(run.web_command)
@@ -29,6 +29,7 @@ def _register() -> None:
     bench.bench.add_command(bench_engine.engine)
     bench.bench.add_command(bench_api.api)
     bench.bench.add_command(bench_chaos.chaos)
+    bench.bench.add_command(bench_ws.ws)
     # domain tools
     from voicepipe.cli import bench_audio, chunk, consensus
 

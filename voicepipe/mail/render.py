@@ -62,9 +62,11 @@ def render_digest(
     notifications: list[MailItem],
     recipient_email: str,
     *,
+    link: str | None = None,
     environment: jinja2.Environment | None = None,
 ) -> tuple[str, str, str]:
-    """Subject, text body and HTML body of one email listing `notifications` in the given order."""
+    """Subject, text body and HTML body of one email listing `notifications` in the given order;
+    `link`: where the reader finds them online (the web server's public address)."""
     if not notifications:
         raise ValueError("a digest needs at least one notification")
     env = environment or _default_environment()
@@ -72,6 +74,7 @@ def render_digest(
         "notifications": notifications,
         "recipient_email": recipient_email,
         "highest_level": highest_level(notifications),
+        "link": link,
     }
     text = env.get_template("mail/notification.txt").render(context)
     html = env.get_template("mail/notification.html").render(context)

@@ -24,14 +24,23 @@ class MailError(VoicepipeError):
         self.code = code
 
 
-def build_message(mail_from: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
-    """multipart/alternative: the text part first, the HTML part last (clients prefer the last)."""
+def mail_domain(mail_from: str) -> str | None:
+    """The domain of a From address (`voicepipe <a@example.com>` gives example.com)."""
+    return mail_from.rpartition("@")[2].strip(">") or None
+
+
+def build_message(
+    mail_from: str, to: str, subject: str, text: str, html: str, message_id: str | None = None
+) -> EmailMessage:
+    """multipart/alternative: the text part first, the HTML part last (clients prefer the last).
+    `message_id` (`<id@domain>`): the same mail sent again carries the same one, so receivers can
+    drop the copy; by default a new one."""
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2].strip(">") or None)
+    message["Message-ID"] = message_id or make_msgid(domain=mail_domain(mail_from))
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
@@ -45,9 +54,10 @@ async def send_mail(
     text: str,
     html: str,
     timeout_s: float = 15,
+    message_id: str | None = None,
 ) -> None:
     """Send one mail to one recipient; raises MailError."""
-    message = build_message(mail_from, to, subject, text, html)
+    message = build_message(mail_from, to, subject, text, html, message_id)
     try:
         await aiosmtplib.send(
             message,

@@ -27,4 +27,6 @@ async def close_done_batches(ctx: JobContext) -> dict[str, Any]:
     return {"closed": [summary.id for summary in closed]}
 
 
-cron(close_done_batches, minute=set(range(0, 60, 5)))  # the hook closes them at once; this is the net
+cron(
+    close_done_batches, minute=set(range(0, 60, 5))
+)  # the hook closes them at once; this is the net

@@ -11,10 +11,20 @@ from typing import Any
 
 from aiohttp import web
 
+from voicepipe.db.push import PushSubscription
 from voicepipe.domain.job_views import ScheduledJobs, Statistics
-from voicepipe.domain.notifications import Notification, NotificationPage
+from voicepipe.domain.notifications import Notification, NotificationPage, Preferences
 from voicepipe.services.control import ActionResult
-from voicepipe.web import control_api, jobs_api, notifications_api, openapi, scrape
+from voicepipe.web import (
+    control_api,
+    jobs_api,
+    notifications_api,
+    openapi,
+    preferences_api,
+    push_api,
+    scrape,
+    webhooks_api,
+)  # fmt: skip
 from voicepipe.web.api import Auth, Call, Route, endpoint
 from voicepipe.web.health import get_health
 from voicepipe.web.models import (
@@ -39,6 +49,16 @@ from voicepipe.web.models import (
     StatisticsQuery,
     Workers,
 )
+from voicepipe.web.models_webhooks import (
+    CreatedEndpoint,
+    DeliveryPage,
+    DeliveryQuery,
+    Redelivery,
+    WebhookCreate,
+    WebhookDeleted,
+    WebhookList,
+)
+from voicepipe.web.preferences_api import PreferencesBody
 
 PUBLIC, USER, ADMIN = Auth.PUBLIC, Auth.USER, Auth.ADMIN
 
@@ -76,8 +96,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/jobs/system/enable-events", control_api.enable_events, ADMIN, EventsState, "Turn live and progress events on", group="write"),
     Route("POST", "/api/jobs/system/disable-events", control_api.disable_events, ADMIN, EventsState, "Turn live and progress events off (history stays)", group="write"),
     # notification preferences
+    Route("GET", "/api/notifications/preferences", preferences_api.get_preferences, USER, Preferences, "Which levels reach which of your channels"),
+    Route("PUT", "/api/notifications/preferences", preferences_api.put_preferences, USER, Preferences, "Choose which levels reach which channel (critical reaches all)", group="write", body=PreferencesBody),
     # webhooks
+    Route("POST", "/api/webhooks", webhooks_api.create_webhook, USER, CreatedEndpoint, "Register a webhook endpoint (its secret is shown this once)", group="write", body=WebhookCreate, status=201, errors=(409,)),
+    Route("GET", "/api/webhooks", webhooks_api.list_webhooks, USER, WebhookList, "Your webhook endpoints (without their secrets)"),
+    Route("DELETE", "/api/webhooks/{webhook_id}", webhooks_api.delete_webhook, USER, WebhookDeleted, "Delete one of your webhook endpoints and its deliveries", group="write"),
+    Route("GET", "/api/webhooks/{webhook_id}/deliveries", webhooks_api.list_deliveries, USER, DeliveryPage, "An endpoint's deliveries, newest first, with every attempt", query=DeliveryQuery),
+    Route("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks_api.redeliver, USER, Redelivery, "Attempt a delivery again, same webhook-id, as a job", group="write", status=202, errors=(409,)),
     # web push
+    Route("GET", "/api/push/vapid-public-key", push_api.vapid_public_key, USER, push_api.VapidPublicKey, "The applicationServerKey to subscribe browsers with"),
+    Route("POST", "/api/push/subscriptions", push_api.subscribe_push, USER, PushSubscription, "Keep a browser's push subscription (PushSubscription.toJSON())", group="write", body=push_api.SubscriptionIn, status=201),
+    Route("GET", "/api/push/subscriptions", push_api.list_push_subscriptions, USER, push_api.PushSubscriptions, "Your browsers' push subscriptions"),
+    Route("DELETE", "/api/push/subscriptions/{subscription_id}", push_api.delete_push_subscription, USER, push_api.PushSubscriptionDeleted, "Forget one of your push subscriptions", group="write"),
 )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -60,18 +61,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def next_delay_s(
-    attempt_number: int, retry_after_s: float | None, rng: random.Random
+    attempt_number: int,
+    retry_after_s: float | None,
+    rng: random.Random,
+    schedule_s: Sequence[float] = RETRY_SCHEDULE_S,
 ) -> float | None:
     """Seconds before the next try after failed attempt `attempt_number` (1-based); None: give up.
 
     The scheduled step gets ±20 % jitter so endpoints that failed together do not get retried
-    together; a larger Retry-After is honoured, up to MAX_RETRY_AFTER_S.
+    together; a larger Retry-After is honoured, up to MAX_RETRY_AFTER_S. `schedule_s` is
+    RETRY_SCHEDULE_S but for tests, which cannot wait hours.
     """
     if attempt_number < 1:
         raise ValueError(f"attempt numbers start at 1, not {attempt_number}")
-    if attempt_number > len(RETRY_SCHEDULE_S):
+    if attempt_number > len(schedule_s):
         return None
-    delay_s = RETRY_SCHEDULE_S[attempt_number - 1] * rng.uniform(1 - JITTER, 1 + JITTER)
+    delay_s = schedule_s[attempt_number - 1] * rng.uniform(1 - JITTER, 1 + JITTER)
     if retry_after_s is not None and retry_after_s > delay_s:
         return min(retry_after_s, MAX_RETRY_AFTER_S)
     return delay_s

@@ -19,7 +19,8 @@ from voicepipe.engine.registry import REGISTRY, broker_for
 from voicepipe.history.recorder import Recorder
 from voicepipe.resources import Resources
 from voicepipe.services.batches import close_finished_batches
-from voicepipe.services.notifications import notify_finished_jobs
+from voicepipe.services.notifications import notify_finished_jobs, webhook_channel
+from voicepipe.services.notifications.alerts import run_alerts
 from voicepipe.worker.control import ControlListener
 from voicepipe.worker.cpu import CpuPool
 from voicepipe.worker.cron import run_cron
@@ -81,6 +82,8 @@ class WorkerProcess:
         ]  # fmt: skip
         if wanted:
             await notify_finished_jobs(self.resources, wanted, self._notify_success)
+        # admins' webhook endpoints subscribed to job events (cached: no query when none is)
+        await webhook_channel.queue_job_event_deliveries(self.resources, finished)
         await close_finished_batches(self.resources, [job_id for job_id, _, _ in finished])
 
     def _set_live(self, enabled: bool) -> None:
@@ -105,6 +108,7 @@ class WorkerProcess:
         recording = asyncio.create_task(self.recorder.run(recorder_stop), name="recorder")
         cron_jobs = [job for job in CRON_JOBS.values() if job.task.queue in self.queues]
         scheduling = asyncio.create_task(run_cron(self.resources, cron_jobs, stop), name="cron")
+        alerting = asyncio.create_task(run_alerts(self.resources, stop), name="alerts")
         log.info("worker %s serving %s, %d jobs at once per queue",
                  self.worker_id, ",".join(self.queues), self.concurrency)  # fmt: skip
         self.recycling.starting()
@@ -121,7 +125,7 @@ class WorkerProcess:
             await asyncio.gather(*loops, return_exceptions=True)
             await self._drain()
             await self.broker.written()  # finished jobs' outcomes, written in the background
-            await asyncio.gather(scheduling, return_exceptions=True)
+            await asyncio.gather(scheduling, alerting, return_exceptions=True)
             recorder_stop.set()
             await asyncio.gather(recording, return_exceptions=True)
             beat.cancel()
