@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.engine import RunningWorker, job_events
-from tests.support.smtp import Inbox, SmtpServer, text_of
+from tests.support.smtp import Inbox, SmtpServer, smtp_fixture, text_of  # noqa: F401
 from tests.support.waiting import eventually
 from tests.support.workers import n_live, worker_pid, worker_processes
 from voicepipe import keys
@@ -35,14 +35,6 @@ from voicepipe.settings import Settings
 
 WINDOW_S = 1
 PUBLIC_URL = "https://voicepipe.example"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ browser (decrypted, once), and nothing of it reaches another user."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from tests.support.engine import RunningWorker
 from tests.support.jobs import broken
 from tests.support.push_service import Browser, PushService
 from tests.support.receivers import Receiver, receiving
-from tests.support.smtp import SmtpServer, text_of
+from tests.support.smtp import SmtpServer, smtp_fixture, text_of  # noqa: F401
 from tests.support.waiting import eventually
 from tests.support.ws import joined, until
 from voicepipe.engine.running import running_entries
@@ -24,14 +24,6 @@ from voicepipe.services.notifications import send_notification
 from voicepipe.settings import Settings
 
 DIGEST_S = 1
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -117,6 +117,16 @@ class SmtpServer:
 Serve = Callable[..., tuple[Inbox, int]]
 
 
+@pytest.fixture(name="smtp")
+def smtp_fixture() -> Iterator[SmtpServer]:
+    """A plain SMTP server for the test (`smtp.url` for VOICEPIPE_SMTP_URL, `smtp.inbox`);
+    import `smtp_fixture` into a test module to get the `smtp` fixture."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(name="serve")
 def serve_fixture() -> Iterator[Serve]:
     """`serve(inbox, **controller_options)` starts an aiosmtpd server on 127.0.0.1; returns its port."""

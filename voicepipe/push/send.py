@@ -104,18 +104,9 @@ async def send_push(
         signed = authorization(vapid, endpoint, subject)
     except VapidException as exc:  # a VOICEPIPE_VAPID_SUBJECT that is no mailto: or https: URL
         raise PushError(f"cannot sign the push: {exc}", transient=False) from exc
-    headers = headers_for(push, signed)
-    headers["Host"] = target.host_header
     body = encrypt(subscription, push.payload)
     try:
-        async with session.post(
-            target.pinned_url,
-            data=body,
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            server_hostname=target.host if target.scheme == "https" else None,
-        ) as response:
+        async with target.post(session, body, headers_for(push, signed), timeout_s) as response:
             status = response.status
             answer = (await response.text(errors="replace"))[:ANSWER_CHARS]
             retry_after_s = parse_retry_after(response.headers.get("Retry-After"))

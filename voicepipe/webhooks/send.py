@@ -129,17 +129,9 @@ async def deliver(
         return failed(f"timed out after {timeout_s:g} s resolving the host")
     timestamp_s = int(time.time())
     request_headers = signing.headers(secret, msg_id, timestamp_s, body)
-    request_headers["Host"] = target.host_header
     remaining_s = max(0.001, timeout_s - (time.monotonic() - started))
     try:
-        async with session.post(
-            target.pinned_url,
-            data=body,
-            headers=request_headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=remaining_s),
-            server_hostname=target.host if target.scheme == "https" else None,
-        ) as response:
+        async with target.post(session, body, request_headers, remaining_s) as response:
             answer = await _read_start(response)
             status = response.status
             retry_after_s = parse_retry_after(response.headers.get("Retry-After"))

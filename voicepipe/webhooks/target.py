@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import aiohttp
 
 from voicepipe.errors import InvalidInput
 
@@ -45,6 +48,21 @@ class Target:
         """The URL with the host replaced by the vetted address, so nothing resolves it again."""
         address = f"[{self.address}]" if ":" in self.address else self.address
         return f"{self.scheme}://{address}:{self.port}{self.path}"
+
+    def post(
+        self, session: aiohttp.ClientSession, body: bytes, headers: dict[str, str],
+        timeout_s: float,
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:  # fmt: skip
+        """POST `body` to the vetted address, naming the host in Host and TLS SNI, following no
+        redirect (each hop would need vetting too)."""
+        return session.post(
+            self.pinned_url,
+            data=body,
+            headers={**headers, "Host": self.host_header},
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            server_hostname=self.host if self.scheme == "https" else None,
+        )
 
 
 def why_not_public(address: IPAddress) -> str | None:
