@@ -43,7 +43,9 @@ async def run_cron(resources: Resources, jobs: list[CronJob], stop: asyncio.Even
             following = job.next_run(run_at)
             try:
                 if await fire(resources, job, run_at):
-                    log.info("cron %s enqueued for %s", name, run_at.isoformat())
+                    # sweepers fire every minute: their runs show in the history, and they log
+                    # themselves when they find something
+                    log.debug("cron %s enqueued for %s", name, run_at.isoformat())
                 trouble.succeeded()
             except Exception as exc:
                 if redis_unavailable(exc) is not None and following > datetime.now(UTC):
