@@ -36,4 +36,5 @@ async def test_plain_and_unusual_job_ids_get_the_same_records(resources: Resourc
     entry, event = records[plain.job_id]
     assert entry == {"worker": "host:1:abc", "started_ms": 0, "try": 1, "task": "t_echo"}
     assert event == {"event": "started", "task": "t_echo", "queue": "default", "try": 1,
-                     "priority": int(JobPriority.HIGH), "worker": "host:1:abc"}  # fmt: skip
+                     "priority": int(JobPriority.HIGH), "owner_id": None,
+                     "worker": "host:1:abc"}  # fmt: skip

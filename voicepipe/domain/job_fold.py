@@ -23,7 +23,9 @@ StreamId = tuple[int, int]
 
 # Fields every event has; what is left over is the event's own data (kept in the timeline).
 # Progress events are not kept in the timeline: only the latest progress is, on the job.
-COMMON_FIELDS = frozenset({"event", "job_id", "task", "queue", "at", "try", "priority", "worker"})
+COMMON_FIELDS = frozenset(
+    {"event", "job_id", "task", "queue", "at", "try", "priority", "worker", "owner_id"}
+)
 TERMINAL_EVENTS = {
     "success": JobStatus.SUCCESS,
     "failure": JobStatus.FAILURE,

@@ -27,6 +27,7 @@ from arq.jobs import serialize_result
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.engine import events
+from voicepipe.engine.events import UNKNOWN_OWNER, OwnerId
 from voicepipe.engine.outage import REDIS_DOWN, persist, redis_unavailable
 from voicepipe.engine.scripts import CLAIM, CLAIM_MAX, ENQUEUE, FINISH, FINISH_MAX, PUT_BACK
 
@@ -56,10 +57,13 @@ class JobSpec:
     priority: int
     try_number: int
     due_ms: int | None  # None: ready now
+    owner_id: int | None  # None: a system job
     queued_event: dict[str, Any]
 
     def payload(self, enqueued_ms: int) -> bytes:
-        return definition(self.task, self.kwargs, self.try_number, enqueued_ms, self.priority)
+        return definition(
+            self.task, self.kwargs, self.try_number, enqueued_ms, self.priority, self.owner_id
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ClaimedJob:
     priority: int
     enqueued_ms: int
     started_ms: int
+    owner_id: OwnerId  # every event of the job carries it
     entry: str  # its running entry as the claim wrote it: the fence every outcome checks
 
 
@@ -162,6 +167,7 @@ class Broker:
                     priority=int(job.get("p", 1)),
                     enqueued_ms=int(job["et"]),
                     started_ms=now_ms,
+                    owner_id=owner_in(job),
                     entry=claimed[i + 2].decode(),
                 )
             )
@@ -256,7 +262,7 @@ class Broker:
                 for job, outcome in outcomes:
                     event = events.make_event(
                         "stale", job_id=job.job_id, task=job.task, queue=job.queue,
-                        try_number=job.try_number, priority=job.priority,
+                        try_number=job.try_number, priority=job.priority, owner_id=job.owner_id,
                         worker=outcome.get("worker"), outcome=outcome["event"],
                     )  # fmt: skip
                     events.add_to(pipe, event, live=False)
@@ -335,14 +341,25 @@ def stored_result(
 
 
 def definition(
-    task: str, kwargs: dict[str, Any], try_number: int, enqueued_ms: int, priority: int
-) -> bytes:
-    """A job definition in arq's shape (t, f, a, k, et) plus its priority (p), as JSON."""
-    return dumps(
-        {"t": try_number, "f": task, "a": [], "k": kwargs, "et": enqueued_ms, "p": priority}
-    )
+    task: str, kwargs: dict[str, Any], try_number: int, enqueued_ms: int, priority: int,
+    owner_id: OwnerId,
+) -> bytes:  # fmt: skip
+    """A job definition in arq's shape (t, f, a, k, et; arq ignores the rest) plus its priority (p)
+    and its owner (u: a user id, null for a system job; left out when unknown), as JSON."""
+    job = {"t": try_number, "f": task, "a": [], "k": kwargs, "et": enqueued_ms, "p": priority}
+    if owner_id is not UNKNOWN_OWNER:
+        job["u"] = owner_id
+    return dumps(job)
+
+
+def owner_in(job: dict[str, Any]) -> OwnerId:
+    """The owner a decoded job definition names; unknown if it was written before owners were."""
+    owner: OwnerId = job.get("u", UNKNOWN_OWNER)
+    return owner
 
 
 def _next_try(job: ClaimedJob) -> bytes:
     """The job's definition with its try number raised by one."""
-    return definition(job.task, job.kwargs, job.try_number + 1, job.enqueued_ms, job.priority)
+    return definition(
+        job.task, job.kwargs, job.try_number + 1, job.enqueued_ms, job.priority, job.owner_id
+    )

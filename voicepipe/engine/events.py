@@ -1,8 +1,13 @@
 """Job lifecycle events: one JSON shape, written to the event stream and published live.
 
-Every event has: event, job_id, task, queue, at (epoch seconds), try (1-based), priority, worker.
+Every event has: event, job_id, task, queue, at (epoch seconds), try (1-based), priority, worker,
+and owner_id: the id of the user whose job it is, null for a system job (the job definition holds
+it, so whoever writes an event knows it; the live feed routes events by it, no lookup needed). It
+is absent only where the owner cannot be known: a job definition written before owners were
+stored in it (a rolling upgrade), a definition unreadable or expired before a claim, and events
+written by an older version; a reader then asks the job's recorded row.
 Some carry more:
-  queued     args, max_retries, eta (epoch s or null), owner_id, parent_id, batch_id, retry_of, metadata
+  queued     args, max_retries, eta (epoch s or null), parent_id, batch_id, retry_of, metadata
   started    -
   progress   progress {"current", "total", "info"}
   retry      error, traceback, eta (when the next try is due)
@@ -19,9 +24,10 @@ into the `jobs` table by that order.
 
 from __future__ import annotations
 
+import enum
 import json
 import time
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from redis.asyncio.client import Pipeline
 
@@ -32,6 +38,16 @@ EventType = Literal[
 ]
 
 
+class _Unknown(enum.Enum):
+    OWNER = "unknown"
+
+
+# The owner of a job whose definition does not say (written before owners were stored in it):
+# its events leave owner_id out, so readers look it up rather than take it for a system job's.
+UNKNOWN_OWNER: Final = _Unknown.OWNER
+OwnerId = int | None | Literal[_Unknown.OWNER]
+
+
 def make_event(
     event: EventType,
     *,
@@ -40,11 +56,12 @@ def make_event(
     queue: str,
     try_number: int,
     priority: int,
+    owner_id: OwnerId = UNKNOWN_OWNER,
     worker: str | None = None,
     at: float | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    return {
+    made = {
         "event": event,
         "job_id": job_id,
         "task": task,
@@ -55,6 +72,9 @@ def make_event(
         "worker": worker,
         **extra,
     }
+    if owner_id is not UNKNOWN_OWNER:
+        made["owner_id"] = owner_id
+    return made
 
 
 def encode(event: dict[str, Any]) -> str:

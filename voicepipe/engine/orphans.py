@@ -22,7 +22,14 @@ from redis.exceptions import ResponseError
 from voicepipe import keys
 from voicepipe.domain.jobs import ready_rank_ms
 from voicepipe.engine import events
-from voicepipe.engine.broker import EXPIRES_EXTRA_MS, Broker, dumps, loads, stored_result
+from voicepipe.engine.broker import (
+    EXPIRES_EXTRA_MS,
+    Broker,
+    dumps,
+    loads,
+    owner_in,
+    stored_result,
+)
 from voicepipe.engine.lua import LuaScript
 from voicepipe.engine.running import RunningEntry, running_entries
 from voicepipe.engine.scripts import WAKE_TOKENS_MAX
@@ -138,14 +145,15 @@ async def release(
     priority = int(job.get("p", 1))
     now_ms = int(time.time() * 1000)
     common = {"job_id": entry.job_id, "task": job["f"], "queue": entry.queue,
-              "try_number": int(job["t"]), "priority": priority, "worker": entry.worker,
+              "try_number": int(job["t"]), "priority": priority, "owner_id": owner_in(job),
+              "worker": entry.worker,
               "traceback": None, "orphaned": True, "released_by": released_by}  # fmt: skip
     if losses > MAX_LOSSES:
         return await _give_up(broker, entry, raw, job, common, reason, live, own)
     error = f"{WORKER_LOST}: {reason}"
     event = events.make_event("retry", error=error, eta=now_ms / 1000, **common)
-    # The definition as it was (arq's fields and ours), one try further, with the losses counted;
-    # a retry or a hand-back writes a fresh one, so only losses in a row add up.
+    # The definition as it was (arq's fields and ours, its owner too), one try further, with the
+    # losses counted; a retry or a hand-back writes a fresh one, so only losses in a row add up.
     again = dumps({**job, "t": int(job["t"]) + 1, "o": losses})
     rank = ready_rank_ms(priority, int(job["et"]), broker.aging_ms)
     done = await _RELEASE(

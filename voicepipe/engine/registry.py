@@ -142,6 +142,7 @@ class Task:
             priority=int(priority),
             try_number=1,
             due_ms=int(due_s * 1000) if due_s is not None else None,
+            owner_id=owner_id,
             queued_event=event,
         )
 

@@ -30,8 +30,10 @@ local JOB, RESULT, QUEUE = ARGV[1], ARGV[2], ARGV[3]
 """
 
 # read_definition(payload): the job definition as a table when voicepipe can run it (arq's JSON
-# fields: t try, f task, k kwargs, et enqueued ms; p priority), else nil and why not. Never raises:
-# a script that has already popped the job must still record what became of it.
+# fields: t try, f task, k kwargs, et enqueued ms; p priority; u owner: a user id, cjson.null for a
+# system job, nil when written before owners were, so an event's owner_id is left out), else nil
+# and why not. Never raises: a script that has already popped the job must still record what
+# became of it.
 DEFINITION_LUA = """
 local function read_definition(payload)
   local ok, job = pcall(cjson.decode, payload)
@@ -51,7 +53,8 @@ end
 RECORD_CANCELLED_LUA = """
 local function record_cancelled(id, job, queue, now, reason, expires_ms, events, live, enabled)
   local event = cjson.encode({event = 'cancelled', job_id = id, task = job.f, queue = queue,
-                              at = now / 1000, try = job.t, priority = job.p, reason = reason})
+                              at = now / 1000, try = job.t, priority = job.p, owner_id = job.u,
+                              reason = reason})
   redis.call('XADD', events, '*', 'e', event)
   if redis.call('GET', enabled) ~= '0' then redis.call('PUBLISH', live, event) end
   local result = cjson.encode({t = job.t, f = job.f, a = job.a, k = job.k, et = job.et, s = false,
@@ -121,7 +124,8 @@ local publish = ARGV[9] == '1' and redis.call('PUBSUB', 'NUMSUB', KEYS[5])[2] > 
 local function started(id, job)
   return cjson.encode({worker = worker, started_ms = now, try = job.t, task = job.f}),
          cjson.encode({event = 'started', job_id = id, task = job.f, queue = queue,
-                       at = now / 1000, try = job.t, priority = job.p, worker = worker})
+                       at = now / 1000, try = job.t, priority = job.p, owner_id = job.u,
+                       worker = worker})
 end
 local function failed(id, reason)
   return cjson.encode({event = 'failure', job_id = id, task = 'unknown', queue = queue,

@@ -220,7 +220,8 @@ class Executor:
     ) -> dict[str, Any]:
         return make_event(
             kind, job_id=job.job_id, task=job.task, queue=job.queue, priority=job.priority,
-            try_number=job.try_number if try_number is None else try_number, worker=self.worker_id, **extra,
+            try_number=job.try_number if try_number is None else try_number, owner_id=job.owner_id,
+            worker=self.worker_id, **extra,
         )  # fmt: skip
 
     def _context(self, task: Task, job: ClaimedJob) -> JobContext:

@@ -1,10 +1,13 @@
-"""Whose job an event is: a per-process cache filled from queued events, PostgreSQL for the rest.
+"""Whose job an event is: the event says (owner_id); for an event that does not, a per-process
+cache filled from queued events, PostgreSQL for the rest.
 
-Only the queued event names a job's owner. Jobs this process saw queued are answered from the
-cache; for the others (queued before it started, or by a path without a live event) their row is
-looked up, many jobs in one query. A job not recorded yet (the recorder writes in batches) is
-asked again shortly, for up to LOOKUP_WINDOW_S; until its owner is known, its events wait, in
-order, and reach no user. Admins get every event at once and never wait on this.
+Every event names its job's owner (null for a system job) and goes to them at once. Events
+without owner_id (written by an older version during a rolling upgrade, or of a job whose
+definition predates owners) are routed the old way: jobs this process saw queued are answered from
+the cache; for the others their row is looked up, many jobs in one query. A job not recorded yet
+(the recorder writes in batches) is asked again shortly, for up to LOOKUP_WINDOW_S; until its owner
+is known, its events wait, in order, and reach no user. Admins get every event at once and never
+wait on this.
 """
 
 from __future__ import annotations
@@ -53,6 +56,14 @@ class Owners:
         """Deliver `message` (the encoded event) to the job's owner, now or once it is known."""
         job_id = self.learn(event)
         waiting = self._waiting.get(job_id)
+        if "owner_id" in event:
+            owner_id = _owner(event)
+            if waiting is not None:  # events of an older writer wait for it: they go first
+                self._remember(job_id, owner_id)
+            if event.get("event") in FINAL:
+                self._known.pop(job_id, None)
+            self._deliver(owner_id, job_id, message)
+            return
         if waiting is None and job_id in self._known:
             owner_id = self._known[job_id]
             self._known.move_to_end(job_id)
@@ -71,9 +82,8 @@ class Owners:
     def learn(self, event: dict[str, object]) -> str:
         """Note the owner a queued event names; returns the event's job id."""
         job_id = str(event["job_id"])
-        if event.get("event") == "queued":
-            owner = event.get("owner_id")
-            self._remember(job_id, owner if isinstance(owner, int) else None)
+        if event.get("event") == "queued":  # for the events an older worker may write next
+            self._remember(job_id, _owner(event))
         return job_id
 
     def _remember(self, job_id: str, owner_id: int | None) -> None:
@@ -122,3 +132,8 @@ class Owners:
                      job_id, LOOKUP_WINDOW_S)  # fmt: skip
             self._held -= len(self._waiting.pop(job_id).messages)
             self.unresolved += 1
+
+
+def _owner(event: dict[str, object]) -> int | None:
+    owner = event.get("owner_id")
+    return owner if isinstance(owner, int) else None
