@@ -3,11 +3,13 @@ cut-over and worker up/down detection."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
 import pytest
 
+from voicepipe.bench.ws_slow import _frame as read_frame
 from voicepipe.db.users import UserRow
 from voicepipe.services.notifications.live import Entry, parse_id
 from voicepipe.web.ws import protocol
@@ -97,3 +99,16 @@ def test_worker_watch_tells_beats_arrivals_and_departures() -> None:
     assert watch.changes([{"no": "id"}]) == [("down", "a", None)]
     watch.forget()
     assert watch.changes([a2]) == [("heartbeat", "a", a2)]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65_535, 65_536])
+async def test_a_message_is_one_final_text_frame_of_its_length(size: int) -> None:
+    """Each of the three length encodings of RFC 6455, read by the bench's frame reader."""
+    frame = protocol.text_frame("é" * (size // 2) + "x" * (size % 2))
+    reader = asyncio.StreamReader()
+    reader.feed_data(frame)
+    reader.feed_eof()
+    opcode, payload = await read_frame(reader)
+    assert frame[0] & 0x80 and opcode == 0x1  # FIN set: the whole message in one frame
+    assert len(payload) == size and payload.decode().startswith("é" * (size // 2))
+    assert reader.at_eof()

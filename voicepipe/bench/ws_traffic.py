@@ -135,12 +135,12 @@ class Traffic:
                          self.rng.choice(self.population.users))  # fmt: skip
         job_id, owner = self._job
         kind = LIFECYCLE[step]
-        extra: dict[str, Any] = {"owner_id": owner, "args": {}} if kind == "queued" else {}
+        extra: dict[str, Any] = {"args": {}} if kind == "queued" else {}
         if kind == "progress":
             extra["progress"] = {"current": 1, "total": 2, "info": None}
         event = events.make_event(
             kind, job_id=job_id, task="ping", queue="default", try_number=1, priority=2,
-            bench_owner=owner, bench_phase=phase, sent_at=time.time(), **extra,
+            owner_id=owner, bench_owner=owner, bench_phase=phase, sent_at=time.time(), **extra,
         )  # fmt: skip
         await self.resources.redis.publish(keys.LIVE, events.encode(event))
         self.owed.published[f"{phase}:job"] += 1

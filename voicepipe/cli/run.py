@@ -62,6 +62,9 @@ async def serve_web(settings: Settings, stop: asyncio.Event) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=5)
     await site.start()
+    from voicepipe.web.gc_policy import apply_after_startup
+
+    apply_after_startup()  # the websocket feed's latency: see voicepipe.web.gc_policy
     log.info("web listening on http://%s:%s", settings.host, settings.port)
     try:
         await stop.wait()

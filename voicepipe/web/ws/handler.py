@@ -43,15 +43,14 @@ async def feed(request: web.Request) -> web.WebSocketResponse:
     if since is not None:
         subscriber.held = []  # live notifications wait until the replay is sent
     hub.add(subscriber)
-    outbox.start()
     try:
-        outbox.put(_welcome(hub, subscriber))
+        _send(subscriber, _welcome(hub, subscriber))
         if since is not None:
             await _replay(hub, subscriber, since)
         await _serve(ws, hub, subscriber)
     finally:
         hub.remove(subscriber)
-        await outbox.stop()
+        outbox.stop()
     return ws
 
 
@@ -75,16 +74,16 @@ async def _replay(hub: Hub, subscriber: Subscriber, since: str) -> None:
         log.warning("live feed: cannot replay notifications now: %r", exc)
         missed = None
     if missed is None:
-        subscriber.outbox.put(protocol.encode(
+        _send(subscriber, protocol.encode(
             "reset", hub.ids.next(),
             message="some notifications since that id are no longer kept; fetch them with "
             "GET /api/jobs/notifications",
         ))  # fmt: skip
     for entry in missed or []:
-        subscriber.outbox.put(protocol.notification_message(entry.stream_id, entry.data))
+        _send(subscriber, protocol.notification_message(entry.stream_id, entry.data))
         after = entry.stream_id
     for entry in subscriber.caught_up(after):
-        subscriber.outbox.put(protocol.notification_message(entry.stream_id, entry.data))
+        _send(subscriber, protocol.notification_message(entry.stream_id, entry.data))
 
 
 async def _serve(ws: web.WebSocketResponse, hub: Hub, subscriber: Subscriber) -> None:
@@ -97,12 +96,12 @@ async def _serve(ws: web.WebSocketResponse, hub: Hub, subscriber: Subscriber) ->
             parsed = protocol.parse(message.data)
             if isinstance(parsed, protocol.Subscribe):
                 subscriber.subscribe(parsed.topics, parsed.job_id)
-                subscriber.outbox.put(protocol.encode(
+                _send(subscriber, protocol.encode(
                     "subscribed", hub.ids.next(), topics=sorted(subscriber.topics),
                     job_id=subscriber.job_id,
                 ))  # fmt: skip
             elif isinstance(parsed, protocol.Ping):
-                subscriber.outbox.put(protocol.encode("pong", hub.ids.next()))
+                _send(subscriber, protocol.encode("pong", hub.ids.next()))
             else:
                 _error(hub, subscriber, "this socket is authenticated already")
         except protocol.ProtocolError as exc:
@@ -110,4 +109,9 @@ async def _serve(ws: web.WebSocketResponse, hub: Hub, subscriber: Subscriber) ->
 
 
 def _error(hub: Hub, subscriber: Subscriber, text: str) -> None:
-    subscriber.outbox.put(protocol.encode("error", hub.ids.next(), message=text))
+    _send(subscriber, protocol.encode("error", hub.ids.next(), message=text))
+
+
+def _send(subscriber: Subscriber, message: str) -> None:
+    """A message for this socket alone (the hub frames a fanned-out message once for all)."""
+    subscriber.outbox.put(protocol.text_frame(message))

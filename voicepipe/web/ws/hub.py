@@ -2,10 +2,10 @@
 
 Job events come from the `keys.LIVE` pub/sub channel (one subscription), notifications from the
 notification stream (XREAD BLOCK, resuming from the last id read after any trouble), worker
-heartbeats from one poll a second. Each message is encoded once and queued on the outbox of
-every socket that may and wants to get it: an admin gets every job event, a user the events of
-their own jobs (owners) and their own notifications. Losing Redis is logged once, retried with
-capped backoff, and logged again when it works.
+heartbeats from one poll a second. Each message is encoded once, as one websocket frame, and that
+same bytes object is handed to the outbox of every socket that may and wants to get it: an admin
+gets every job event, a user the events of their own jobs (owners) and their own notifications.
+Losing Redis is logged once, retried with capped backoff, and logged again when it works.
 """
 
 from __future__ import annotations
@@ -139,9 +139,10 @@ class Hub:
                 log.warning("live feed: skipped a job event that is not one: %.200r", encoded)
                 continue
             message = protocol.job_message(self.ids.next(), encoded)
+            frame = protocol.text_frame(message)
             for admin in self._admins:
                 if admin.wants_job(job_id):
-                    admin.outbox.put(message)
+                    admin.outbox.put(frame)
             if self._users:
                 self.owners.route(event, message)
             else:
@@ -150,9 +151,11 @@ class Hub:
     def _to_owner(self, owner_id: int | None, job_id: str, message: str) -> None:
         if owner_id is None:
             return  # a system job: admins have it already
+        frame: bytes | None = None  # owners hand back the message text: framed once per owner
         for subscriber in self._by_user.get(owner_id, ()):
             if not subscriber.is_admin and subscriber.wants_job(job_id):
-                subscriber.outbox.put(message)
+                frame = frame or protocol.text_frame(message)
+                subscriber.outbox.put(frame)
 
     # notifications ---------------------------------------------------------------------------
 
@@ -177,15 +180,17 @@ class Hub:
                 self._on_notification(entry)
 
     def _on_notification(self, entry: live.Entry) -> None:
-        message: str | None = None
+        frame: bytes | None = None
         for subscriber in self._by_user.get(entry.recipient_id, ()):
             if "notification" not in subscriber.topics:
                 continue
             if subscriber.held is not None:
                 subscriber.held.append(entry)
                 continue
-            message = message or protocol.notification_message(entry.stream_id, entry.data)
-            subscriber.outbox.put(message)
+            frame = frame or protocol.text_frame(
+                protocol.notification_message(entry.stream_id, entry.data)
+            )
+            subscriber.outbox.put(frame)
 
     # workers ---------------------------------------------------------------------------------
 
@@ -204,12 +209,12 @@ class Hub:
                 await asyncio.sleep(trouble.failed(exc))
                 continue
             for kind, worker_id, record in watch.changes(records):
-                message = protocol.encode(
+                frame = protocol.text_frame(protocol.encode(
                     "worker", self.ids.next(), event=kind, worker_id=worker_id, worker=record
-                )
+                ))  # fmt: skip
                 for admin in self._admins:
                     if "worker" in admin.topics:
-                        admin.outbox.put(message)
+                        admin.outbox.put(frame)
 
 
 HUB = web.AppKey("ws_hub", Hub)

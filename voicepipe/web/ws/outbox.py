@@ -1,9 +1,17 @@
-"""One socket's send queue, bounded in bytes: a client that cannot keep up is cut off (4008).
+"""One socket's send side, bounded in bytes: a client that cannot keep up is cut off (4008).
 
-The fanout never waits on a socket: it appends the encoded message and wakes the socket's writer
-task, which sends in order. What waits counts against the bound: the queue here plus what the
-transport holds unsent. Past `limit_bytes` the queue is dropped, a close frame goes out and the
-connection is aborted if the close does not get through within SLOW_CLOSE_GRACE_S.
+The fanout never waits on a socket and allocates nothing per socket: the hub builds each
+message's websocket frame once (protocol.text_frame) and `put` hands that same bytes object to
+every socket's transport, which sends it now or keeps it (bytes: nothing for the garbage
+collector to scan) until the client reads. So there is no writer task, future or coroutine per
+socket or per message; aiohttp's send_str would be two coroutines and a copy per delivery.
+This is safe beside aiohttp's own frames (ping, pong, close) because every write is one whole
+frame, written synchronously, and nothing is written once aiohttp starts closing the socket.
+
+What waits is what the transport holds unsent. Past `limit_bytes` nothing more is written, a
+close frame goes out and the connection is aborted if the close does not get through within
+SLOW_CLOSE_GRACE_S. `stop` drops every reference to the socket, so a closed socket's objects
+are freed by reference counting without waiting for a garbage collection.
 """
 
 from __future__ import annotations
@@ -11,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from aiohttp import web
@@ -31,80 +38,53 @@ class Outbox:
         limit_bytes: int,
         on_cut_off: Callable[[], None],
     ) -> None:
-        self._ws = ws
-        self._request = request
+        self._ws: web.WebSocketResponse | None = ws
+        self._transport: asyncio.Transport | None = request.transport
         self._limit_bytes = limit_bytes
         self._on_cut_off = on_cut_off
-        self._queue: deque[str] = deque()
-        self._queued_bytes = 0
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
         self.closing = False
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write())
-
-    def put(self, text: str) -> None:
-        """Queue one message (JSON text is ASCII: a character is a byte)."""
-        if self.closing:
+    def put(self, frame: bytes) -> None:
+        """Send one frame built by protocol.text_frame, or cut the socket off if too much of
+        what it was sent still waits."""
+        ws, transport = self._ws, self._transport
+        if self.closing or ws is None or transport is None:
             return
-        waiting = self._queued_bytes + len(text) + self._unsent_bytes()
+        if ws.closed or transport.is_closing():
+            return  # aiohttp is closing it (client left, missed pong): no frame after its close
+        waiting = transport.get_write_buffer_size() + len(frame)
         if waiting > self._limit_bytes:
             self._cut_off(waiting)
             return
-        self._queue.append(text)
-        self._queued_bytes += len(text)
-        self._wake.set()
+        transport.write(frame)
 
-    async def stop(self) -> None:
-        """Stop the writer (the socket is done); whatever is queued is dropped."""
+    def stop(self) -> None:
+        """The socket is done: nothing more is sent, and no reference to it is kept."""
         self.closing = True
-        self._queue.clear()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        self._ws = self._transport = None
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket from the server's side (shutdown), waiting a bounded time."""
-        await self.stop()
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            await asyncio.wait_for(self._ws.close(code=code, message=reason.encode()),
-                                   SLOW_CLOSE_GRACE_S)  # fmt: skip
-
-    def _unsent_bytes(self) -> int:
-        transport = self._request.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
-
-    async def _write(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                text = self._queue.popleft()
-                self._queued_bytes -= len(text)
-                try:
-                    await self._ws.send_str(text)
-                except ConnectionError:
-                    return  # the handler sees the socket close and cleans up
+        ws = self._ws
+        self.stop()
+        if ws is not None:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(ws.close(code=code, message=reason.encode()),
+                                       SLOW_CLOSE_GRACE_S)  # fmt: skip
 
     def _cut_off(self, waiting_bytes: int) -> None:
         log.info("closing a websocket that does not keep up (%d bytes waiting, limit %d)",
                  waiting_bytes, self._limit_bytes)  # fmt: skip
-        self.closing = True
-        self._queue.clear()
-        self._queued_bytes = 0
+        ws, transport = self._ws, self._transport
+        self.stop()
         self._on_cut_off()
-        asyncio.create_task(self._close_slow())  # noqa: RUF006  (it ends by itself, bounded)
+        if ws is not None and transport is not None:
+            asyncio.create_task(_close_slow(ws, transport))  # noqa: RUF006  (bounded, ends by itself)
 
-    async def _close_slow(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-        code, reason = SLOW_CONSUMER
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            await asyncio.wait_for(
-                self._ws.close(code=code, message=reason.encode()), SLOW_CLOSE_GRACE_S
-            )
-        transport = self._request.transport
-        if transport is not None and not transport.is_closing():
-            transport.abort()
+
+async def _close_slow(ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+    code, reason = SLOW_CONSUMER
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        await asyncio.wait_for(ws.close(code=code, message=reason.encode()), SLOW_CLOSE_GRACE_S)
+    if not transport.is_closing():
+        transport.abort()

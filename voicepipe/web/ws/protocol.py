@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import secrets
+import struct
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -96,3 +97,17 @@ def job_message(message_id: str, encoded_event: str) -> str:
 def notification_message(stream_id: str, notification: dict[str, Any]) -> str:
     fields = {k: v for k, v in notification.items() if k != "type"}
     return encode("notification", stream_id, notification=fields)
+
+
+def text_frame(message: str) -> bytes:
+    """`message` as one unmasked, uncompressed websocket text frame (RFC 6455 5.2), built once
+    per message and written as is to every socket that gets it."""
+    payload = message.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)  # FIN + text opcode, then the length
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
