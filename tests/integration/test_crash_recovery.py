@@ -40,7 +40,11 @@ async def test_kill_9_reruns_the_job_on_the_other_worker(
     )
     handle = await chaos_nap.enqueue(resources, seconds=2.0, run_id="crash")
     entries = await eventually(
-        lambda: running_entries(resources.redis, ["default"]), what="the job to start"
+        lambda: running_entries(resources.redis, ["default"]), what="the job to be claimed"
+    )
+    # killed once its body has begun (a claim is not yet a run: under load it may not have)
+    await eventually(
+        lambda: redis.hget(keys.chaos_runs("crash"), handle.job_id), what="its nap to start"
     )
     first_worker = entries[0].worker
     victim = await worker_pid(resources, first_worker)
