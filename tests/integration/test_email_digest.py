@@ -18,7 +18,12 @@ import pytest
 
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.engine import RunningWorker, job_events
-from tests.support.smtp import Inbox, SmtpServer, smtp_fixture, text_of  # noqa: F401
+from tests.support.smtp import (
+    Inbox,
+    SmtpServer,
+    smtp_fixture,  # noqa: F401  (the fixture)
+    text_of,
+)
 from tests.support.waiting import eventually
 from tests.support.workers import n_live, worker_pid, worker_processes
 from voicepipe import keys

@@ -14,7 +14,11 @@ from tests.support.engine import RunningWorker
 from tests.support.jobs import broken
 from tests.support.push_service import Browser, PushService
 from tests.support.receivers import Receiver, receiving
-from tests.support.smtp import SmtpServer, smtp_fixture, text_of  # noqa: F401
+from tests.support.smtp import (
+    SmtpServer,
+    smtp_fixture,  # noqa: F401  (the fixture)
+    text_of,
+)
 from tests.support.waiting import eventually
 from tests.support.ws import joined, until
 from voicepipe.engine.running import running_entries

@@ -3,7 +3,6 @@ their attempts, redeliver; everyone reaches only their own; URLs vetted at regis
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.engine import RunningWorker
-from tests.support.receivers import Receiver, receiving
+from tests.support.receivers import (
+    Receiver,
+    receiver_fixture,  # noqa: F401  (the fixture)
+)
 from tests.support.waiting import eventually
 from voicepipe.resources import Resources
 from voicepipe.services.notifications import send_notification
@@ -22,12 +24,6 @@ from voicepipe.web.app import init_app
 @pytest.fixture
 async def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"webhook_allow_private": True})
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with receiving() as started:
-        yield started
 
 
 async def _register(api: Api, token: str, receiver: Receiver, **body: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ directly (with a shortened schedule, or a given `now`, where waiting is not an o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,12 @@ import pytest
 
 import voicepipe.tasks  # noqa: F401  (registers deliver_webhook)
 from tests.support.engine import RunningWorker
-from tests.support.receivers import Answer, Receiver, receiving
+from tests.support.receivers import (
+    Answer,
+    Receiver,
+    receiver_fixture,  # noqa: F401  (the fixture)
+    receiving,
+)
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.db import notifications as notifications_db
@@ -31,12 +35,6 @@ SHORT_S = (0.05, 0.05, 0.05)
 @pytest.fixture
 async def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"webhook_allow_private": True})
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with receiving() as started:
-        yield started
 
 
 async def _user(resources: Resources, email: str) -> UserRow:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,8 @@ import pytest
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.servers import own_valkey
 from tests.support.waiting import eventually
-from tests.support.ws import app_client, closed_with, hub_of, joined, until
+from tests.support.ws import app_client, closed_with, hub_of, joined, live_note, until
 from voicepipe.bench.ws_slow import SlowClient
-from voicepipe.domain.notifications import Notification
 from voicepipe.engine.registry import get_task
 from voicepipe.resources import Resources, open_resources
 from voicepipe.services.notifications import live, send_notification
@@ -25,14 +23,6 @@ from voicepipe.settings import Settings
 async def _async(value: bool) -> bool:
     """A plain condition as the awaitable `eventually` asks."""
     return value
-
-
-def _note(recipient_id: int, title: str, pad_bytes: int = 0) -> Notification:
-    return Notification(
-        id=None, recipient_id=recipient_id, title=title, message="m", level="info",
-        channels=["redis"], audience="user", data={"pad": "x" * pad_bytes},
-        created_at=datetime.now(UTC),
-    )  # fmt: skip
 
 
 async def test_a_slow_consumer_is_cut_off_and_the_others_keep_receiving(
@@ -48,15 +38,15 @@ async def test_a_slow_consumer_is_cut_off_and_the_others_keep_receiving(
         await eventually(lambda: _async(hub.sockets == 2), what="both sockets joined")
         sent = 0
         while hub.slow_consumers == 0 and sent < 2000:  # ~16 MB at most; a few hundred KB do
-            await live.publish(resources, [_note(api.user_id, f"big {sent}", 8000),
-                                           _note(api.other_id, f"small {sent}")])  # fmt: skip
+            await live.publish(resources, [live_note(api.user_id, f"big {sent}", 8000),
+                                           live_note(api.other_id, f"small {sent}")])  # fmt: skip
             sent += 1
             if sent % 20 == 0:
                 await until(
                     normal, lambda m, n=sent: m["notification"]["title"] == f"small {n - 1}"
                 )
         assert hub.slow_consumers == 1
-        await live.publish(resources, [_note(api.other_id, "after the cut-off")])
+        await live.publish(resources, [live_note(api.other_id, "after the cut-off")])
         await until(normal, lambda m: m["notification"]["title"] == "after the cut-off")
         drained = await slow.drain(timeout_s=10)
         assert (drained.close_code, drained.close_reason) == (4008, "slow consumer")

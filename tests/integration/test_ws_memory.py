@@ -9,14 +9,12 @@ import gc
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from tests.support.api import Api, api_fixture  # noqa: F401
 from tests.support.waiting import eventually
-from tests.support.ws import app_client, hub_of, joined, until
+from tests.support.ws import app_client, hub_of, joined, live_note, until
 from voicepipe.bench.ws_slow import SlowClient
-from voicepipe.domain.notifications import Notification
 from voicepipe.resources import Resources
 from voicepipe.services.notifications import live
 from voicepipe.settings import Settings
@@ -25,14 +23,6 @@ from voicepipe.web.ws.hub import Hub
 
 async def _async(value: bool) -> bool:
     return value
-
-
-def _note(recipient_id: int, title: str, pad_bytes: int = 0) -> Notification:
-    return Notification(
-        id=None, recipient_id=recipient_id, title=title, message="m", level="info",
-        channels=["redis"], audience="user", data={"pad": "x" * pad_bytes},
-        created_at=datetime.now(UTC),
-    )  # fmt: skip
 
 
 @contextmanager
@@ -86,7 +76,7 @@ async def test_a_cut_off_socket_is_freed_without_a_garbage_collection(
             refs = _watch(hub)
             sent = 0
             while hub.slow_consumers == 0 and sent < 2000:
-                await live.publish(resources, [_note(api.user_id, f"big {sent}", 8000)])
+                await live.publish(resources, [live_note(api.user_id, f"big {sent}", 8000)])
                 sent += 1
                 await asyncio.sleep(0)  # the hub's reader gets its turn
             assert hub.slow_consumers == 1 and not await _freed(refs)
@@ -101,6 +91,6 @@ async def test_a_message_past_64_kb_arrives_whole(
 ) -> None:
     async with app_client(settings) as client:
         ws = await joined(client, api.user)
-        await live.publish(resources, [_note(api.user_id, "big", 100_000)])
+        await live.publish(resources, [live_note(api.user_id, "big", 100_000)])
         [*_, big] = await until(ws, lambda m: m["type"] == "notification")
         assert big["notification"]["data"]["pad"] == "x" * 100_000

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from standardwebhooks import Webhook
@@ -84,3 +85,10 @@ async def receiving(path: str = "/hook") -> AsyncIterator[Receiver]:
     finally:
         receiver.release.set()
         await server.close()
+
+
+@pytest.fixture(name="receiver")
+async def receiver_fixture() -> AsyncIterator[Receiver]:
+    """Import `receiver_fixture` into a test module to get a `receiver` for each test."""
+    async with receiving() as started:
+        yield started

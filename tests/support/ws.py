@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
+from voicepipe.domain.notifications import Notification
 from voicepipe.settings import Settings
 from voicepipe.web.app import init_app
 from voicepipe.web.ws.hub import HUB, FeedOptions, Hub
@@ -82,3 +84,12 @@ async def app_client(
         yield client
     finally:
         await client.close()
+
+
+def live_note(recipient_id: int, title: str, pad_bytes: int = 0) -> Notification:
+    """A live-only notification to publish straight to the feed (`pad_bytes` makes it big)."""
+    return Notification(
+        id=None, recipient_id=recipient_id, title=title, message="m", level="info",
+        channels=["redis"], audience="user", data={"pad": "x" * pad_bytes},
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
