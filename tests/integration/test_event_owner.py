@@ -39,6 +39,17 @@ async def _owner(resources: Resources, email: str = "owner@example.org") -> int:
     return (await create_user(resources.db, email)).id
 
 
+async def _run_until_final(
+    resources: Resources, received: Events, job_id: str
+) -> list[dict[str, Any]]:
+    """Run a worker until `job_id` has ended; its live events up to the final one."""
+    worker = RunningWorker(resources, ["default"])
+    try:
+        return await _until_final(received, job_id)
+    finally:
+        await worker.close()
+
+
 async def _until_final(
     received: Events, job_id: str, timeout_s: float = 15
 ) -> list[dict[str, Any]]:
@@ -118,11 +129,7 @@ async def test_an_orphan_release_keeps_the_owner_on_its_events_and_definition(
         )
         assert [r.try_number for r in released] == [2]
         assert loads(await resources.redis.get(keys.job(handle.job_id)))["u"] == owner_id
-        worker = RunningWorker(resources, ["default"])
-        try:
-            seen = await _until_final(received, handle.job_id)
-        finally:
-            await worker.close()
+        seen = await _run_until_final(resources, received, handle.job_id)
     assert _kinds_and_owners(seen) == [
         ("queued", 1, owner_id), ("started", 1, owner_id), ("retry", 1, owner_id),
         ("started", 2, owner_id), ("success", 2, owner_id),
@@ -158,11 +165,7 @@ async def test_a_handed_back_job_keeps_its_owner(resources: Resources) -> None:
         )
         await first.close()  # grace is 2 s in tests; the job needs 60: it is handed back
         assert loads(await resources.redis.get(keys.job(handle.job_id)))["u"] == owner_id
-        second = RunningWorker(resources, ["default"])
-        try:
-            seen = await _until_final(received, handle.job_id)
-        finally:
-            await second.close()
+        seen = await _run_until_final(resources, received, handle.job_id)
     assert _kinds_and_owners(seen) == [
         ("queued", 1, owner_id), ("started", 1, owner_id), ("queued", 2, owner_id),
         ("started", 2, owner_id), ("success", 2, owner_id),
@@ -238,11 +241,7 @@ async def test_a_definition_written_before_owners_leaves_owner_id_out(
            if k != "u"}  # fmt: skip
     await resources.redis.set(keys.job(handle.job_id), dumps(old))
     async with live_events(resources) as received:
-        worker = RunningWorker(resources, ["default"])
-        try:
-            seen = await _until_final(received, handle.job_id)
-        finally:
-            await worker.close()
+        seen = await _run_until_final(resources, received, handle.job_id)
     assert _kinds_and_owners(seen) == [("started", 1, "absent"), ("success", 1, "absent")]
 
 

@@ -15,6 +15,7 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -101,31 +102,21 @@ class Traffic:
     async def steady(self, phase: str, rate_per_s: float, seconds: float) -> None:
         """Publish at `rate_per_s` for `seconds`, on a fixed schedule (no catching up in bursts
         is hidden: a late publish is late in the latency too)."""
-        start = time.perf_counter()
-        n = 0
-        while n / rate_per_s < seconds:
-            delay_s = start + n / rate_per_s - time.perf_counter()
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
+        async for n in _paced(rate_per_s, seconds):
             if n % 2 == 0:
                 await self._job_event(phase, n // 2)
             else:
                 await self._notification(phase)
-            n += 1
 
     async def flood(self, user_id: int, rate_per_s: float, seconds: float, pad_bytes: int) -> int:
         """Big notifications to one user (the slow consumer); returns how many were sent."""
-        start = time.perf_counter()
-        n = 0
-        while n / rate_per_s < seconds:
-            delay_s = start + n / rate_per_s - time.perf_counter()
-            if delay_s > 0:
-                await asyncio.sleep(delay_s)
+        sent = 0
+        async for _ in _paced(rate_per_s, seconds):
             await live.publish(
                 self.resources, [_notification(user_id, "flood", {"pad": "x" * pad_bytes})]
             )
-            n += 1
-        return n
+            sent += 1
+        return sent
 
     async def _job_event(self, phase: str, n: int) -> None:
         step = n % len(LIFECYCLE)
@@ -159,3 +150,16 @@ def _notification(recipient_id: int, title: str, data: dict[str, Any]) -> Notifi
         id=None, recipient_id=recipient_id, title=title, message="bench", level="info",
         channels=["redis"], audience="user", data=data, created_at=datetime.now(UTC),
     )  # fmt: skip
+
+
+async def _paced(rate_per_s: float, seconds: float) -> AsyncIterator[int]:
+    """0, 1, 2, … at `rate_per_s` for `seconds`, on a fixed schedule: a step that comes late
+    is not caught up in a burst, so its lateness shows in the latency too."""
+    start = time.perf_counter()
+    n = 0
+    while n / rate_per_s < seconds:
+        delay_s = start + n / rate_per_s - time.perf_counter()
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        yield n
+        n += 1
