@@ -7,6 +7,10 @@ import asyncio
 
 import click
 
+from voicepipe.bench.ws import WsBenchOptions, run_ws_bench
+from voicepipe.cli.bench import bench_settings, echo_figures
+from voicepipe.cli.common import ready_resources, run
+
 
 @click.command("ws")
 @click.option("--clients", default=5000, show_default=True, help="Sockets to hold open.")
@@ -34,11 +38,6 @@ def ws(clients: int, rate: float, seconds: float, web_processes: int, load_proce
     Starts its own Valkey and PostgreSQL in a temporary directory unless REDIS_URL and
     DATABASE_URL are set.
     """
-    # imported here: bench_ws is registered from voicepipe.cli.bench, which this module needs
-    from voicepipe.bench.ws import WsBenchOptions, run_ws_bench
-    from voicepipe.cli.bench import bench_settings, echo_figures
-    from voicepipe.cli.common import ready_resources, run
-
     options = WsBenchOptions(clients, rate, seconds, web_processes, load_processes)
     with bench_settings("voicepipe-ws-") as settings:
 
