@@ -277,6 +277,11 @@ class Settings(BaseSettings):
     )
 
     @property
+    def site_url(self) -> str:
+        """Where people reach the web server, without a trailing slash (links in mail, push)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
 

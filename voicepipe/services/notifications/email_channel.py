@@ -103,7 +103,7 @@ async def _mail(
     subject, text, html = render_digest(
         [MailItem(i.title, i.message, i.level, i.created_at, i.job_id) for i in items],
         locked.email,
-        link=public_link(settings),
+        link=settings.site_url,
     )
     try:
         await send_mail(
@@ -144,10 +144,6 @@ def digest_message_id(recipient_id: int, notification_ids: list[int], mail_from:
     """The same digest (recipient and notifications) always has the same Message-ID."""
     digest = hashlib.sha256(",".join(map(str, notification_ids)).encode()).hexdigest()[:16]
     return f"<digest.{recipient_id}.{notification_ids[0]}.{digest}@{mail_domain(mail_from) or 'voicepipe'}>"
-
-
-def public_link(settings: Settings) -> str:
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
 def _window(locked: Locked) -> DigestWindow:

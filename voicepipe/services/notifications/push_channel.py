@@ -72,7 +72,7 @@ def _specs(resources: Resources, delivery_ids: list[int]) -> list[JobSpec]:
 
 def notification_url(settings: Settings, job_id: str | None) -> str:
     """Where clicking the notification leads: the job's page, or the site."""
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    base = settings.site_url
     return f"{base}/admin/jobs/{quote(job_id, safe='')}" if job_id else f"{base}/"
 
 
