@@ -5,7 +5,8 @@
     ├── ServerError            an embedded server cannot be started or reached
     ├── DependencyUnavailable  Redis or PostgreSQL is down            (HTTP 503)
     ├── InvalidInput           the caller sent something unusable     (HTTP 400)
-    │   └── Unprocessable      well-formed, but a field's value is wrong (HTTP 422)
+    │   ├── Unprocessable      well-formed, but a field's value is wrong (HTTP 422)
+    │   └── UnsupportedMedia   an upload that is not a format we take (HTTP 415)
     ├── NotAuthenticated       no or bad credentials                  (HTTP 401)
     ├── PermissionDenied       authenticated but not allowed          (HTTP 403)
     ├── NotFound               no such thing, or not yours            (HTTP 404)
@@ -47,6 +48,10 @@ class Unprocessable(InvalidInput):
     """The request is well-formed but a field fails validation; the message names the field."""
 
 
+class UnsupportedMedia(InvalidInput):
+    """An uploaded file is not in a format voicepipe accepts (judged by its content)."""
+
+
 class NotAuthenticated(VoicepipeError):
     """No credentials, or credentials that match nobody."""
 
@@ -60,7 +65,12 @@ class NotFound(VoicepipeError):
 
 
 class Conflict(VoicepipeError):
-    """The thing exists but its current state does not allow the action."""
+    """The thing exists but its current state does not allow the action; `details` (e.g. the
+    id of the thing that is in the way) are added to the error body."""
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class TooLarge(VoicepipeError):

@@ -276,6 +276,79 @@ class Settings(BaseSettings):
         description="Live notifications kept for clients that reconnect with since=<id>.",
     )
 
+    storage_dir: Path | None = Field(
+        default=None,
+        description="Where uploads and chunk files are kept; unset: VOICEPIPE_HOME/storage.",
+    )
+    max_upload_mb: int = Field(
+        default=1024, ge=1, description="Largest recording upload accepted, MB (413 above)."
+    )
+    quality_min_speech_dbfs: float = Field(
+        default=-35.0,
+        le=0,
+        description="A recording whose speech is quieter than this (RMS over speech, dBFS) is "
+        "flagged.",
+    )
+    quality_max_clipping: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="A recording with more than this share of clipped samples is flagged.",
+    )
+    quality_min_snr_db: float = Field(
+        default=15.0,
+        description="A recording whose speech is less than this many dB above its background "
+        "is flagged.",
+    )
+    quality_min_speech_ratio: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="A recording with less than this share of speech in it is flagged.",
+    )
+    quality_max_flatness: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="A recording whose speech has a spectral flatness above this (noise-like, "
+        "not voiced) is flagged.",
+    )
+    reprocess_max_attempts: int = Field(
+        default=3,
+        ge=0,
+        description="How often reprocess_failed_recordings queues a recording that failed for a "
+        "transient reason again; 0: never.",
+    )
+    chunk_claim_s: int = Field(
+        default=600,
+        ge=1,
+        description="How long a chunk served by GET /api/chunks/next is held for its "
+        "contributor before others may be served it in their place.",
+    )
+    transcription_max_chars: int = Field(
+        default=2000, ge=1, description="Longest transcription accepted, in characters."
+    )
+    consensus_min_transcriptions: int = Field(
+        default=3, ge=1, description="Transcriptions a chunk needs before its consensus is computed."
+    )
+    consensus_confidence: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description="Confidence a consensus needs; below it the chunk asks for more "
+        "transcriptions (needs_more).",
+    )
+    consensus_max_transcriptions: int = Field(
+        default=7,
+        ge=1,
+        description="Transcriptions after which a chunk still below the confidence goes to "
+        "expert review.",
+    )
+
+    @property
+    def storage_root(self) -> Path:
+        return (self.storage_dir or self.home / "storage").expanduser().resolve()
+
     @property
     def site_url(self) -> str:
         """Where people reach the web server, without a trailing slash (links in mail, push)."""

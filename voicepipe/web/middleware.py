@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[type[errors.VoicepipeError], int] = {
     errors.InvalidInput: 400,
     errors.Unprocessable: 422,
+    errors.UnsupportedMedia: 415,
     errors.NotAuthenticated: 401,
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
@@ -30,10 +31,15 @@ STATUS: dict[type[errors.VoicepipeError], int] = {
 
 
 def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, object] | None = None,
 ) -> web.Response:
     return web.json_response(
-        {"error": {"status": status, "message": message}}, status=status, headers=headers
+        {"error": {"status": status, "message": message, **(details or {})}},
+        status=status,
+        headers=headers,
     )
 
 
@@ -70,7 +76,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         headers = (
             {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimited) else None
         )
-        return error_response(status, str(exc), headers)
+        details = exc.details if isinstance(exc, errors.Conflict) else None
+        return error_response(status, str(exc), headers, details)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "input"
