@@ -38,6 +38,8 @@ class Call:
     query: Any = None
     body: Any = None
     request_token: str | None = None
+    # the raw request, for the few handlers that stream: uploads (multipart) and file downloads
+    request: web.Request | None = None
 
     @property
     def caller(self) -> UserRow:
@@ -65,6 +67,7 @@ class Route:
     group: str | None = "read"
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    upload: bool = False  # the body is multipart/form-data with file fields, read by the handler
     status: int = 200
     errors: tuple[int, ...] = field(default=())
 
@@ -175,7 +178,7 @@ def endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespon
             if route.auth is Auth.ADMIN and user.role != "admin":
                 raise errors.PermissionDenied("this needs an admin account")
         path, query, body = await _parse(route, request, resources)
-        call = Call(resources, user, path, query, body, bearer_token(request))
+        call = Call(resources, user, path, query, body, bearer_token(request), request)
         result = await route.handler(call)
         if isinstance(result, web.StreamResponse):
             return result

@@ -18,8 +18,9 @@ REASONS = {
     401: "No API token, or one that is not valid",
     403: "An admin account is needed",
     404: "No such thing, or not yours",
-    409: "The job's state does not allow this",
+    409: "The thing's state does not allow this (or it exists already)",
     413: "The request body is too large",
+    415: "The uploaded file is not in a format voicepipe takes",
     422: "A field fails validation; the message names it",
     429: "Rate limited; see the Retry-After header",
     503: "Redis or PostgreSQL is unavailable",
@@ -38,6 +39,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {400, 422}
     if route.body is not None:
         statuses |= {413}
+    if route.upload:
+        statuses |= {400, 409, 413, 415}
     if route.path_params:
         statuses |= {404}
     return sorted(statuses)
@@ -103,6 +106,22 @@ def _operation(route: Route, schemas: dict[str, Any], refs: Refs) -> dict[str, A
         # a body whose every field is optional may be left out (it reads as `{}`)
         required = any(f.is_required() for f in route.body.model_fields.values())
         operation["requestBody"] = {"required": required, **_json(refs[route.body])}
+    if route.upload:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "title": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
     return operation
 
 

@@ -60,6 +60,9 @@ from voicepipe.web.models_webhooks import (
 )
 from voicepipe.web.preferences_api import PreferencesBody
 
+# H-recordings imports here
+# H-crowd imports here
+
 PUBLIC, USER, ADMIN = Auth.PUBLIC, Auth.USER, Auth.ADMIN
 
 
@@ -109,6 +112,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/push/subscriptions", push_api.subscribe_push, USER, PushSubscription, "Keep a browser's push subscription (PushSubscription.toJSON())", group="write", body=push_api.SubscriptionIn, status=201),
     Route("GET", "/api/push/subscriptions", push_api.list_push_subscriptions, USER, push_api.PushSubscriptions, "Your browsers' push subscriptions"),
     Route("DELETE", "/api/push/subscriptions/{subscription_id}", push_api.delete_push_subscription, USER, push_api.PushSubscriptionDeleted, "Forget one of your push subscriptions", group="write"),
+    # H-recordings routes here
+    # H-crowd routes here
 )  # fmt: skip
 
 
