@@ -58,6 +58,15 @@ class SpeechFixture:
     sample_rate_hz: int
     speech_spans_s: tuple[tuple[float, float], ...]
     sounding_10ms: npt.NDArray[np.bool_]
+    sentences: tuple[str, ...] = ()  # the text spoken in each span, in order
+
+    def text_between(self, start_s: float, end_s: float) -> str:
+        """The sentences whose middle falls in [start_s, end_s): what a chunk there says."""
+        return " ".join(
+            text
+            for text, (a, b) in zip(self.sentences, self.speech_spans_s, strict=True)
+            if start_s <= (a + b) / 2 < end_s
+        )
 
     def cuts_sound_at(self, time_s: float) -> bool:
         frame = int(time_s * 100 + 1e-6)
@@ -123,6 +132,7 @@ def build_recording(
     rate = ESPEAK_RATE_HZ
     parts: list[FloatArray] = [np.zeros(int(rng.uniform(0.3, 1.0) * rate), np.float32)]
     spans: list[tuple[float, float]] = []
+    texts: list[str] = []
     cursor = parts[0].size
     for k in range(n_sentences):
         text = SENTENCES[int(rng.integers(len(SENTENCES)))]
@@ -131,6 +141,7 @@ def build_recording(
         gain = 10 ** (rng.uniform(-gain_range_db, gain_range_db) / 20) if gain_range_db else 1.0
         sentence = (sentence * 0.5 * gain).astype(np.float32)
         spans.append((cursor / rate, (cursor + sentence.size) / rate))
+        texts.append(text)
         pause_s = rng.uniform(*pause_range_s) if k < n_sentences - 1 else rng.uniform(0.3, 1.0)
         parts += [sentence, np.zeros(int(pause_s * rate), np.float32)]
         cursor += sentence.size + parts[-1].size
@@ -140,7 +151,9 @@ def build_recording(
     )
     noise_power = speech_power / 10 ** (snr_db / 10)
     samples = clean + _noise(rng, clean.size, noise or "white") * np.sqrt(noise_power)
-    return SpeechFixture(name, samples.astype(np.float32), rate, tuple(spans), _sounding(clean))
+    return SpeechFixture(
+        name, samples.astype(np.float32), rate, tuple(spans), _sounding(clean), tuple(texts)
+    )
 
 
 def _sounding(clean: FloatArray, floor_db: float = -40.0) -> npt.NDArray[np.bool_]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
@@ -19,6 +20,9 @@ import soundfile as sf
 
 from voicepipe.audio import chunk_file, stream_mono_16k
 from voicepipe.audio.synthetic import background_noise, speech_like_pieces
+from voicepipe.bench.pipeline import METHOD, SAMPLE_S, UPLOADS_AT_ONCE, run_pipeline_bench
+from voicepipe.cli.bench import bench_settings, echo_figures
+from voicepipe.cli.common import ready_resources, run
 
 RATE_HZ = 44_100
 
@@ -86,8 +90,23 @@ def _in_fresh_process(path: Path, decode_only: bool = False) -> dict[str, float]
 @click.option("--short-min", type=float, default=10.0, show_default=True)
 @click.option("--long-min", type=float, default=60.0, show_default=True)
 @click.option("--repeat", type=int, default=3, show_default=True, help="best of N speed runs")
-def audio(as_json: bool, short_min: float, long_min: float, repeat: int) -> None:
-    """Chunking speed on a 44.1 kHz stereo WAV and peak memory on a long one."""
+@click.option(
+    "--pipeline", is_flag=True,
+    help="instead: upload recordings through the API to one worker and time them to processed",
+)  # fmt: skip
+@click.option("--recordings", type=int, default=20, show_default=True, help="with --pipeline")
+@click.option(
+    "--cpu-workers", type=int, default=0, help="with --pipeline: CPU processes; 0: one per core"
+)
+def audio(
+    as_json: bool, short_min: float, long_min: float, repeat: int, pipeline: bool,
+    recordings: int, cpu_workers: int,
+) -> None:  # fmt: skip
+    """Chunking speed on a 44.1 kHz stereo WAV and peak memory on a long one; with --pipeline,
+    the platform's throughput from upload to processed chunks (recordings of --short-min)."""
+    if pipeline:
+        _pipeline(as_json, short_min, recordings, cpu_workers or os.cpu_count() or 1)
+        return
     with tempfile.TemporaryDirectory(prefix="voicepipe-bench-") as tmp:
         click.echo("generating test recordings…", err=True)
         short = write_speech_like_wav(Path(tmp) / "short.wav", short_min * 60, seed=1)
@@ -129,3 +148,36 @@ def audio(as_json: bool, short_min: float, long_min: float, repeat: int) -> None
     )
     if as_json:
         click.echo(json.dumps(figures))
+
+
+def _pipeline(as_json: bool, minutes: float, n: int, cpus: int) -> None:
+    with bench_settings("voicepipe-pipeline-") as settings:
+        files_dir = settings.home_dir / "bench-files"
+        files_dir.mkdir(parents=True)
+        with click.progressbar(range(n + 1), label="generating recordings", file=sys.stderr) as bar:
+            files = [
+                write_speech_like_wav(files_dir / f"rec{k:02d}.wav", minutes * 60, seed=100 + k)
+                for k in bar
+            ]
+        warm, files = write_speech_like_wav(files_dir / "warm.wav", 20, seed=99), files[:n]
+        click.echo("baseline: decode + chunk of one file on one core…", err=True)
+        baseline = _in_fresh_process(files[0])
+
+        async def main(stop: asyncio.Event) -> None:
+            async with ready_resources(settings) as resources:
+                figures = await run_pipeline_bench(
+                    resources, files, warm, cpus, lambda line: click.echo(line, err=True)
+                )
+            chunk_x = baseline["audio_s"] / baseline["elapsed_s"]
+            figures |= {
+                "baseline_chunk_only_x_real_time_one_core": round(chunk_x, 1),
+                "share_of_cores_x_baseline": round(figures["x_real_time"] / (cpus * chunk_x), 3),
+                "target_x_real_time": 150,
+                "target_worker_peak_rss_mb": 500,
+                "method": METHOD.format(
+                    n=n, minutes=minutes, at_once=UPLOADS_AT_ONCE, cpus=cpus, sample=SAMPLE_S
+                ),
+            }
+            echo_figures(figures, as_json, width=42)
+
+        run(main)

@@ -31,6 +31,16 @@ async def insert_user(
     return UserRow(**dict(row)) if row else None
 
 
+async def user_by_email(conn: asyncpg.Connection | asyncpg.Pool, email: str) -> UserRow | None:
+    """The enabled user with this email (any case)."""
+    row = await conn.fetchrow(
+        """SELECT id, email, role, created_at FROM users
+           WHERE lower(email) = lower($1) AND disabled_at IS NULL""",
+        email,
+    )
+    return UserRow(**dict(row)) if row else None
+
+
 async def insert_token(
     conn: asyncpg.Connection | asyncpg.Pool, user_id: int, name: str, token_hash: bytes, prefix: str
 ) -> int:

@@ -76,6 +76,14 @@ async def authenticate(db: asyncpg.Pool, token: str) -> users_db.UserRow | None:
     return await users_db.user_by_token_hash(db, hash_token(token))
 
 
+async def find_user(db: asyncpg.Pool, email: str) -> users_db.UserRow:
+    """The enabled user with `email`, or NotFound."""
+    user = await users_db.user_by_email(db, email.strip())
+    if user is None:
+        raise NotFound(f"no user with email {email}")
+    return user
+
+
 async def bootstrap_admin(db: asyncpg.Pool, email: str) -> NewUser | None:
     """Create the first admin if there is none; None when one exists already."""
     if await users_db.count_admins(db) > 0:

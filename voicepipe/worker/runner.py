@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from voicepipe import __version__
@@ -53,7 +54,10 @@ class WorkerProcess:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started_at = time.time()
         self.broker = broker_for(resources)
-        self.cpu = CpuPool(cpu_workers or resources.settings.cpu_workers or os.cpu_count() or 1)
+        self.cpu = CpuPool(
+            cpu_workers or resources.settings.cpu_workers or os.cpu_count() or 1,
+            _warm_ups(queues),
+        )
         self.live_events = True
         self.executor = Executor(
             resources, self.broker, self.cpu, self.worker_id, lambda: self.live_events
@@ -99,6 +103,8 @@ class WorkerProcess:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
+        if self.cpu.warm_ups:  # start the CPU children now: they warm up while jobs arrive
+            await asyncio.to_thread(self.cpu.warm_up)
         loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
         reaping = asyncio.create_task(run_reaper(self, stop), name="reaper")
@@ -261,3 +267,9 @@ def _idle_wait_s(next_due_ms: int | None) -> float:
     if next_due_ms is None:
         return IDLE_WAIT_MAX_S
     return min(IDLE_WAIT_MAX_S, max(next_due_ms / 1000 - time.time(), 0.001))
+
+
+def _warm_ups(queues: list[str]) -> tuple[Callable[[], None], ...]:
+    """The CPU warm-ups of the tasks on `queues`, each once."""
+    found = {t.cpu_warm_up for t in REGISTRY.values() if t.queue in queues and t.cpu_warm_up}
+    return tuple(sorted(found, key=lambda fn: f"{fn.__module__}.{fn.__qualname__}"))

@@ -1,6 +1,7 @@
 """Job notifications: a job that failed for good tells its owner (the admins when it has none);
-a task may declare that its success notifies too. Retries do not notify (they show live), nor do
-the jobs of a batch one by one (the batch tells its end: voicepipe.services.batches)."""
+a task may declare that its success notifies too, its result's "summary" being the message.
+Retries do not notify (they show live), nor do the jobs of a batch one by one (the batch tells
+its end: voicepipe.services.batches)."""
 
 from __future__ import annotations
 
@@ -57,10 +58,16 @@ async def notify_finished_jobs(
 
 async def _notify(resources: Resources, info: JobInfo) -> list[Notification]:
     failed = info.status == "failure"
-    message = (info.error or "the job failed") if failed else "the job finished"
+    message = (info.error or "the job failed") if failed else _summary(info.result)
     return await send_job_notification(
         resources, info.task_id, info.task_name, info.status, message, owner_id=info.owner_id
     )
+
+
+def _summary(result: object) -> str:
+    """What a successful job says about itself: its result's "summary", if it gives one."""
+    summary = result.get("summary") if isinstance(result, dict) else None
+    return summary if isinstance(summary, str) and summary else "the job finished"
 
 
 def _said(status: str) -> str:
