@@ -7,7 +7,7 @@ WORKDIR /app
 COPY setup.cfg pyproject.toml README.md ./
 COPY voicepipe ./voicepipe
 COPY templates ./templates
-RUN pip install .
+RUN pip install . && python -c "from voicepipe.audio.pipeline import warm_up; warm_up()"
 USER voicepipe
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \

@@ -307,7 +307,7 @@ class Settings(BaseSettings):
         description="A recording with less than this share of speech in it is flagged.",
     )
     quality_max_flatness: float = Field(
-        default=0.3,
+        default=0.2,
         ge=0,
         le=1,
         description="A recording whose speech has a spectral flatness above this (noise-like, "
@@ -329,7 +329,9 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Longest transcription accepted, in characters."
     )
     consensus_min_transcriptions: int = Field(
-        default=3, ge=1, description="Transcriptions a chunk needs before its consensus is computed."
+        default=3,
+        ge=1,
+        description="Transcriptions a chunk needs before its consensus is computed.",
     )
     consensus_confidence: float = Field(
         default=0.9,

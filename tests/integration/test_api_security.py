@@ -6,10 +6,15 @@ level fails here. Also: 413, 429 with Retry-After, 503 with Redis or PostgreSQL 
 
 from __future__ import annotations
 
+import io
+import itertools
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import numpy as np
+import soundfile as sf
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.support.api import Api, api_fixture  # noqa: F401
@@ -32,7 +37,10 @@ VALID_BODIES: dict[str, Any] = {
             for level in ("info", "success", "warning", "error", "critical")
         }
     },
-    "/api/webhooks": {"url": "https://8.8.8.8/hook"},  # a public address: the SSRF guard lets it by
+    "/api/webhooks": {"url": "https://8.8.8.8/hook"},
+    "/api/chunks/{chunk_id}/transcriptions": {
+        "text": "hello"
+    },  # a public address: the SSRF guard lets it by
     "/api/push/subscriptions": {
         "endpoint": "https://push.example.org/w/some-browser",
         "expirationTime": None,
@@ -58,16 +66,36 @@ USER_ROUTES = {
     ("POST", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"),
     ("GET", "/api/push/vapid-public-key"), ("POST", "/api/push/subscriptions"),
     ("DELETE", "/api/push/subscriptions/{subscription_id}"), ("GET", "/api/push/subscriptions"),
+    ("POST", "/api/recordings"), ("GET", "/api/recordings"), ("POST", "/api/recordings/batch"),
+    ("GET", "/api/recordings/{recording_id}"), ("DELETE", "/api/recordings/{recording_id}"),
+    ("GET", "/api/recordings/{recording_id}/chunks"), ("GET", "/api/batches/{batch_id}"),
+    ("GET", "/api/chunks/next"), ("GET", "/api/chunks/{chunk_id}"),
+    ("GET", "/api/chunks/{chunk_id}/audio"), ("POST", "/api/chunks/{chunk_id}/transcriptions"),
 }  # fmt: skip
+UPLOADS = {route.path for route in ROUTES if route.upload}
+_FILES = itertools.count()
 
 
 def _url(path: str) -> str:
     return re.sub(r"{\w+}", "some-id", path)
 
 
+def _wav() -> bytes:
+    """A tiny WAV, different at every call (the same file twice would be a 409)."""
+    out = io.BytesIO()
+    sf.write(out, np.full(1600, 0.01 * (next(_FILES) + 1), np.float32), 16_000, format="WAV")
+    return out.getvalue()
+
+
 async def _call(api: Api, method: str, path: str, token: str | None) -> tuple[int, Any]:
-    body = VALID_BODIES.get(path, {})
-    response = await api.client.request(method, _url(path), headers=api.auth(token), json=body)
+    headers = api.auth(token)
+    if path in UPLOADS:  # multipart with a file, as the upload routes take
+        form = aiohttp.FormData()
+        form.add_field("file", _wav(), filename="a.wav")
+        response = await api.client.request(method, _url(path), headers=headers, data=form)
+    else:
+        body = VALID_BODIES.get(path, {})
+        response = await api.client.request(method, _url(path), headers=headers, json=body)
     return (
         response.status,
         await response.json() if response.content_type == "application/json" else None,

@@ -55,18 +55,30 @@ def stream_mono_16k(path: Path, block_s: float = BLOCK_S) -> Iterator[FloatArray
         declared_s = _declared_duration_s(container, stream)
         _check_wav_length(path)
         decoded_s = 0.0
-        for block in _decode_blocks(container, stream, path.name, block_s):
-            decoded_s += block.size / SAMPLE_RATE_HZ
-            yield block
+        try:
+            for block in _decode_blocks(container, stream, path.name, block_s):
+                decoded_s += block.size / SAMPLE_RATE_HZ
+                yield block
+        except CorruptAudioError as exc:
+            # damaged data short of the announced end: most often an upload cut off mid-frame
+            if declared_s is not None and _cut_short(decoded_s, declared_s):
+                raise TruncatedAudioError(
+                    f"{path.name}: ends after {decoded_s:.1f} s of the {declared_s:.1f} s its "
+                    "header announces, in the middle of a frame; the upload was probably "
+                    "interrupted"
+                ) from exc
+            raise
     if decoded_s == 0.0:
         raise EmptyAudioError(f"{path.name}: the file contains no audio samples")
-    if declared_s is not None and decoded_s < declared_s * _TRUNCATION_TOLERANCE - (
-        _TRUNCATION_SLACK_S
-    ):
+    if declared_s is not None and _cut_short(decoded_s, declared_s):
         raise TruncatedAudioError(
             f"{path.name}: ends after {decoded_s:.1f} s of the {declared_s:.1f} s its header "
             "announces; the upload was probably interrupted"
         )
+
+
+def _cut_short(decoded_s: float, declared_s: float) -> bool:
+    return decoded_s < declared_s * _TRUNCATION_TOLERANCE - _TRUNCATION_SLACK_S
 
 
 def _decode_blocks(

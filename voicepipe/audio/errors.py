@@ -7,7 +7,8 @@ AudioError(TaskError)
     ├── EmptyAudioError            an audio file with no samples
     ├── TruncatedAudioError        ends before the length its header announces
     ├── CorruptAudioError          the decoder rejects its data
-    └── SilentAudioError           decodes fine but holds no speech-level sound
+    ├── SilentAudioError           decodes fine but holds no speech-level sound
+    └── TooShortAudioError         shorter than the shortest chunk
 """
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ class CorruptAudioError(BadAudioError):
 
 class SilentAudioError(BadAudioError):
     """The recording decodes but contains no speech-level sound."""
+
+
+class TooShortAudioError(BadAudioError):
+    """The recording is shorter than the shortest chunk it could be cut into."""

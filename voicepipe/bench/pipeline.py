@@ -38,32 +38,36 @@ METHOD = (
     "{n} speech-like 44.1 kHz stereo 16-bit WAVs of {minutes} min uploaded over HTTP to one "
     "`voicepipe web` ({at_once} at a time), processed by one `voicepipe worker` on queue "
     "audio_processing ({cpus} CPU processes); wall = first upload to last recording processed; "
-    "worker RSS sampled every {sample}s (the worker alone, and with its CPU children); baseline "
+    "worker memory sampled every {sample}s (RSS of the worker alone, PSS summed over it and its CPU "
+    "children); baseline "
     "= decode + chunk of one file in a fresh process pinned to one core"
 )
 
 
 @dataclass
 class WorkerWatch:
-    """Peak RSS and CPU time of the worker process and its CPU children while it runs."""
+    """Peak memory and CPU time of the worker process and its CPU children while it runs.
+
+    The family's memory is the sum of PSS (each shared page counted once, split among its
+    sharers): summed RSS would count the libraries every child maps several times."""
 
     proc: psutil.Process
-    peak_worker_mb: float = 0.0
-    peak_total_mb: float = 0.0
+    peak_worker_rss_mb: float = 0.0
+    peak_family_pss_mb: float = 0.0
     cpu_s: float = 0.0
 
     def sample(self) -> None:
         with contextlib.suppress(psutil.Error):
-            family = [self.proc, *self.proc.children(recursive=True)]
-            rss = []
-            cpu = 0.0
-            for p in family:
+            self.peak_worker_rss_mb = max(
+                self.peak_worker_rss_mb, self.proc.memory_info().rss / 2**20
+            )
+            pss, cpu = 0.0, 0.0
+            for p in [self.proc, *self.proc.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):
-                    rss.append(p.memory_info().rss / 2**20)
+                    pss += p.memory_full_info().pss / 2**20
                     times = p.cpu_times()
                     cpu += times.user + times.system
-            self.peak_worker_mb = max(self.peak_worker_mb, rss[0] if rss else 0.0)
-            self.peak_total_mb = max(self.peak_total_mb, sum(rss))
+            self.peak_family_pss_mb = max(self.peak_family_pss_mb, pss)
             self.cpu_s = max(self.cpu_s, cpu)
 
 
@@ -163,7 +167,7 @@ async def run_pipeline_bench(
         "wall_s": round(wall_s, 1),
         "x_real_time": round(audio_s / wall_s, 1),
         "worker_cpu_s_per_audio_min": round(cpu_s / (audio_s / 60), 3),
-        "worker_peak_rss_mb": round(watch.peak_worker_mb, 1),
-        "worker_with_cpu_children_peak_rss_mb": round(watch.peak_total_mb, 1),
+        "worker_peak_rss_mb": round(watch.peak_worker_rss_mb, 1),
+        "worker_with_cpu_children_peak_pss_mb": round(watch.peak_family_pss_mb, 1),
         "cpu_processes": cpus,
     }

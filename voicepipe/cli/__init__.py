@@ -31,8 +31,9 @@ def _register() -> None:
     bench.bench.add_command(bench_chaos.chaos)
     bench.bench.add_command(bench_ws.ws)
     # domain tools
-    from voicepipe.cli import bench_audio, chunk, consensus
+    from voicepipe.cli import bench_audio, chunk, consensus, process
 
+    cli.add_command(process.process)
     cli.add_command(chunk.chunk)
     cli.add_command(consensus.consensus)
     bench.bench.add_command(bench_audio.audio)

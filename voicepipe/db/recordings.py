@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from voicepipe.db.jobs import Conn
-from voicepipe.domain.recordings import Recording
+from voicepipe.domain.recordings import Chunk, Recording
 
 RECORDING_COLUMNS = """id, owner_id, title, original_name, storage_name, content_type, format,
     size_bytes, sha256, duration_s, sample_rate_hz, channels, status, error, error_kind, job_id,
@@ -64,3 +66,112 @@ async def set_job(conn: Conn, recording_id: int, job_id: str) -> None:
     await conn.execute(
         "UPDATE recordings SET job_id = $2, updated_at = now() WHERE id = $1", recording_id, job_id
     )
+
+
+async def set_title(conn: Conn, recording_id: int, title: str) -> None:
+    await conn.execute(
+        "UPDATE recordings SET title = $2, updated_at = now() WHERE id = $1", recording_id, title
+    )
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_recordings(
+    conn: Conn,
+    *,
+    owner_id: int | None,
+    statuses: list[str],
+    search: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> list[Recording]:
+    """Newest first by (created_at, id), after the cursor row; `owner_id` None: everyone's."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def add(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if owner_id is not None:
+        where.append(f"owner_id = {add(owner_id)}")
+    if statuses:
+        where.append(f"status = ANY({add(statuses)}::text[])")
+    if search:
+        like = add(_like(search))
+        where.append(f"(coalesce(title, '') ILIKE {like} OR original_name ILIKE {like})")
+    if created_after is not None:
+        where.append(f"created_at >= {add(created_after)}")
+    if created_before is not None:
+        where.append(f"created_at < {add(created_before)}")
+    if after is not None:
+        where.append(f"(created_at, id) < ({add(after[0])}, {add(after[1])})")
+    sql = f"""SELECT {RECORDING_COLUMNS} FROM recordings
+              {"WHERE " + " AND ".join(where) if where else ""}
+              ORDER BY created_at DESC, id DESC LIMIT {add(limit)}"""
+    return [recording_of(row) for row in await conn.fetch(sql, *params)]
+
+
+async def chunks_of(conn: Conn, recording_id: int, limit: int, after_position: int) -> list[Chunk]:
+    """A recording's chunks in order, from the one after `after_position` (-1: the first)."""
+    rows = await conn.fetch(
+        """SELECT id, recording_id, position, start_s, end_s, storage_name, forced_cut, status,
+                  consensus_text, confidence, transcription_count, quality, created_at, updated_at
+           FROM chunks WHERE recording_id = $1 AND position > $2
+           ORDER BY position LIMIT $3""",
+        recording_id, after_position, limit,
+    )  # fmt: skip
+    return [Chunk.model_validate(dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class DeletedRows:
+    chunks: int
+    transcriptions: int
+
+
+async def delete(conn: asyncpg.Connection, recording_id: int) -> DeletedRows | None:
+    """Delete the recording (its chunks and their transcriptions cascade); None if it was gone.
+    Call inside a transaction, so the counts are those of the rows deleted."""
+    counts = await conn.fetchrow(
+        """SELECT count(DISTINCT c.id) AS chunks, count(t.id) AS transcriptions
+           FROM chunks c LEFT JOIN transcriptions t ON t.chunk_id = c.id
+           WHERE c.recording_id = $1""",
+        recording_id,
+    )
+    deleted = await conn.fetchval("DELETE FROM recordings WHERE id = $1 RETURNING id", recording_id)
+    if deleted is None:
+        return None
+    assert counts is not None
+    return DeletedRows(chunks=counts["chunks"], transcriptions=counts["transcriptions"])
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    job_id: str
+    recording_id: int | None
+    status: str
+
+
+async def batch_jobs(conn: Conn, batch_id: str) -> list[BatchJob]:
+    """The jobs recorded under a batch, oldest first, with the recording each one processes."""
+    rows = await conn.fetch(
+        """SELECT task_id, status, args->>'recording_id' AS recording_id FROM jobs
+           WHERE batch_id = $1 ORDER BY created_at, task_id""",
+        batch_id,
+    )
+    return [
+        BatchJob(
+            job_id=row["task_id"],
+            recording_id=int(row["recording_id"])
+            if (row["recording_id"] or "").isdigit()
+            else None,
+            status=row["status"],
+        )
+        for row in rows
+    ]

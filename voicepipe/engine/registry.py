@@ -8,6 +8,7 @@ opened pools). Nothing is looked up from ambient state.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -178,6 +179,11 @@ class Task:
 
 
 REGISTRY: dict[str, Task] = {}
+# enqueue()'s own keywords: a task parameter of one of these names could never be given
+ENQUEUE_KEYWORDS = frozenset(
+    ("priority", "countdown_s", "eta", "job_id", "queue", "owner_id", "parent_id", "batch_id",
+     "metadata")
+)  # fmt: skip
 
 
 def task(
@@ -208,6 +214,12 @@ def task(
     )  # fmt: skip
 
     def register(fn: Callable[..., Awaitable[Any]]) -> Task:
+        clash = ENQUEUE_KEYWORDS & set(inspect.signature(fn).parameters)
+        if clash:
+            raise ConfigError(
+                f"task {fn.__name__}: parameter {sorted(clash)[0]!r} is a keyword of enqueue(); "
+                "rename it"
+            )
         declared = Task(
             name=name or fn.__name__, queue=queue, fn=fn, policy=policy, cpu_warm_up=cpu_warm_up
         )

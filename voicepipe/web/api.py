@@ -68,6 +68,7 @@ class Route:
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     upload: bool = False  # the body is multipart/form-data with file fields, read by the handler
+    media_type: str | None = None  # a file download (not JSON); Range requests answer 206
     status: int = 200
     errors: tuple[int, ...] = field(default=())
 

@@ -75,9 +75,19 @@ def _responses(route: Route, refs: Refs) -> dict[str, Any]:
         ok = {"description": "OK", **_json(refs[route.response])}
     elif route.path == "/metrics":
         ok = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    elif route.media_type is not None:
+        ok = {
+            "description": "OK",
+            "content": {route.media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
     else:
         ok = {"description": "OK", **_json({"type": "object"})}
     responses: dict[str, Any] = {str(route.status): ok}
+    if route.media_type is not None:
+        responses["206"] = {
+            "description": "The part a Range header asked for",
+            "content": ok["content"],
+        }
     if route.response is not None and route.path == "/health":
         responses["503"] = {"description": "A dependency is down", **_json(refs[route.response])}
     for status in _error_statuses(route):

@@ -17,11 +17,13 @@ from voicepipe.domain.notifications import Notification, NotificationPage, Prefe
 from voicepipe.services.control import ActionResult
 from voicepipe.web import (
     control_api,
+    crowd_api,
     jobs_api,
     notifications_api,
     openapi,
     preferences_api,
     push_api,
+    recordings_api,
     scrape,
     webhooks_api,
 )  # fmt: skip
@@ -49,6 +51,18 @@ from voicepipe.web.models import (
     StatisticsQuery,
     Workers,
 )
+from voicepipe.web.models_crowd import ChunkOut, TranscriptionCreated, TranscriptionIn
+from voicepipe.web.models_recordings import (
+    BatchAccepted,
+    BatchOut,
+    RecordingChunkPage,
+    RecordingChunkQuery,
+    RecordingDeleted,
+    RecordingListQuery,
+    RecordingOut,
+    RecordingPage,
+    UploadAccepted,
+)
 from voicepipe.web.models_webhooks import (
     CreatedEndpoint,
     DeliveryPage,
@@ -59,9 +73,6 @@ from voicepipe.web.models_webhooks import (
     WebhookList,
 )
 from voicepipe.web.preferences_api import PreferencesBody
-
-# H-recordings imports here
-# H-crowd imports here
 
 PUBLIC, USER, ADMIN = Auth.PUBLIC, Auth.USER, Auth.ADMIN
 
@@ -112,8 +123,19 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/push/subscriptions", push_api.subscribe_push, USER, PushSubscription, "Keep a browser's push subscription (PushSubscription.toJSON())", group="write", body=push_api.SubscriptionIn, status=201),
     Route("GET", "/api/push/subscriptions", push_api.list_push_subscriptions, USER, push_api.PushSubscriptions, "Your browsers' push subscriptions"),
     Route("DELETE", "/api/push/subscriptions/{subscription_id}", push_api.delete_push_subscription, USER, push_api.PushSubscriptionDeleted, "Forget one of your push subscriptions", group="write"),
-    # H-recordings routes here
-    # H-crowd routes here
+    # recordings and batches
+    Route("POST", "/api/recordings", recordings_api.upload_recording, USER, UploadAccepted, "Upload a recording (multipart `file`, `title`) and process it", group="write", upload=True, status=202, errors=(409, 413, 415)),
+    Route("GET", "/api/recordings", recordings_api.list_recordings, USER, RecordingPage, "Your recordings (an admin: all), newest first, filtered and paged", query=RecordingListQuery),
+    Route("POST", "/api/recordings/batch", recordings_api.upload_batch, USER, BatchAccepted, "Upload many recordings (`file` fields) and process them as one batch", group="write", upload=True, status=202, errors=(409, 413, 415)),
+    Route("GET", "/api/recordings/{recording_id}", recordings_api.get_recording, USER, RecordingOut, "One recording: processing state, audio and quality"),
+    Route("DELETE", "/api/recordings/{recording_id}", recordings_api.delete_recording, USER, RecordingDeleted, "Delete a recording, its chunks and files; cancel its job", group="write"),
+    Route("GET", "/api/recordings/{recording_id}/chunks", recordings_api.list_chunks, USER, RecordingChunkPage, "A recording's chunks in order, with their consensus", query=RecordingChunkQuery),
+    Route("GET", "/api/batches/{batch_id}", recordings_api.get_batch, USER, BatchOut, "A batch's progress and its jobs"),
+    # the crowd: chunks to transcribe
+    Route("GET", "/api/chunks/next", crowd_api.next_chunk, USER, ChunkOut, "Claim the next chunk to transcribe (needs_more first); 404 when no chunk needs you now", errors=(404,)),
+    Route("GET", "/api/chunks/{chunk_id}", crowd_api.get_chunk, USER, ChunkOut, "One chunk (its owner and admins also see the consensus)"),
+    Route("GET", "/api/chunks/{chunk_id}/audio", crowd_api.chunk_audio, USER, None, "The chunk's audio as FLAC (Range requests answer 206)", media_type="audio/flac"),
+    Route("POST", "/api/chunks/{chunk_id}/transcriptions", crowd_api.create_transcription, USER, TranscriptionCreated, "Transcribe a chunk (one per contributor; not your own recording)", group="write", body=TranscriptionIn, status=201, errors=(403, 409)),
 )  # fmt: skip
 
 

@@ -28,9 +28,12 @@ ALTER TABLE chunks
     ADD COLUMN consensus_job_id    text,
     ADD COLUMN consensus_queued_at timestamptz,
     ADD COLUMN consensus_at        timestamptz;
--- The crowd's work queue: chunks that still need transcriptions, in serving order.
-CREATE INDEX chunks_open_idx ON chunks (position, recording_id)
-    WHERE status IN ('awaiting_transcriptions', 'needs_more');
+-- The crowd's work queue: chunks that still need transcriptions, in serving order, one index
+-- per status (needs_more chunks are served first).
+CREATE INDEX chunks_awaiting_idx ON chunks (position, recording_id)
+    WHERE status = 'awaiting_transcriptions';
+CREATE INDEX chunks_needs_more_idx ON chunks (position, recording_id)
+    WHERE status = 'needs_more';
 
 ALTER TABLE transcriptions
     ADD COLUMN spam_reason text;
