@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.support.servers import SuiteServers
+from tests.support.speech import espeak_available
 from voicepipe.resources import Resources, open_resources
 from voicepipe.settings import Settings, load_settings
 
@@ -39,6 +41,16 @@ async def settings(test_servers: SuiteServers, tmp_path: Path) -> AsyncIterator[
         alert_evaluate_s=0,  # tests evaluate alerts themselves, at the times they choose
     )
     await test_servers.drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def espeak_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where espeak-ng's sentences are kept for the run; skips without espeak-ng (fails on CI)."""
+    if not espeak_available():
+        if os.environ.get("CI"):
+            pytest.fail("espeak-ng is required on CI (apt-get install espeak-ng)")
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    return tmp_path_factory.mktemp("espeak")
 
 
 @pytest.fixture

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
-
-import pytest
 
 import voicepipe.tasks  # noqa: F401  (registers the tasks the worker runs)
 from tests.support.engine import RunningWorker
 from tests.support.processes import run_voicepipe, voicepipe_env
-from tests.support.speech import espeak_available, standard_fixtures
+from tests.support.speech import standard_fixtures
 from voicepipe.db import recordings as recordings_db
 from voicepipe.resources import Resources
 from voicepipe.services.accounts import create_user
 from voicepipe.settings import Settings
 
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
-
 
 async def test_process_uploads_waits_and_reports_chunks(
-    settings: Settings, resources: Resources, tmp_path: Path
+    settings: Settings, resources: Resources, tmp_path: Path, espeak_cache: Path
 ) -> None:
     owner = await create_user(resources.db, "maker@example.org")
-    speech = standard_fixtures(tmp_path / "espeak", n_sentences=4)[0].write(tmp_path / "talk.wav")
+    speech = standard_fixtures(espeak_cache, n_sentences=4)[0].write(tmp_path / "talk.wav")
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("meeting notes, not a recording\n" * 20)
     assert settings.redis_url and settings.database_url
@@ -41,8 +38,8 @@ async def test_process_uploads_waits_and_reports_chunks(
         await worker.close()
     assert done.returncode == 1, done.stderr  # one of the two files is refused
     assert "notes.wav: not an audio file we take (it looks like text)" in done.stderr
-    (line,) = [x for x in done.stdout.splitlines() if x.startswith("talk.wav:") and "chunks" in x]
-    chunks = int(line.split(":")[1].split()[0])
+    (line,) = [x for x in done.stdout.splitlines() if re.match(r"talk\.wav: \d+ chunks?$", x)]
+    chunks = int(line.split()[1])
     (recording,) = await recordings_db.list_recordings(
         resources.db, owner_id=owner.id, statuses=[], search=None, created_after=None,
         created_before=None, limit=10, after=None,

@@ -17,7 +17,7 @@ import soundfile as sf
 
 import voicepipe.tasks.audio  # noqa: F401  (registers the recording tasks)
 from tests.support.engine import RunningWorker, live_events
-from tests.support.speech import SpeechFixture, build_recording, espeak_available
+from tests.support.speech import SpeechFixture, build_recording
 from tests.support.waiting import eventually
 from voicepipe.audio.storage import Storage
 from voicepipe.db import processing as processing_db
@@ -33,15 +33,12 @@ from voicepipe.services.notifications import list_notifications
 from voicepipe.settings import Settings
 from voicepipe.tasks.audio import PROCESS_TASK, batch_process_recordings, process_audio_recording
 
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
-
 QUEUES = ["audio_processing", "batch_processing"]
 
 
 @pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> SpeechFixture:
-    cache = tmp_path_factory.getbasetemp() / "espeak"
-    return build_recording("five", cache, seed=7, n_sentences=5, pause_range_s=(0.6, 1.2))
+def speech(espeak_cache: Path) -> SpeechFixture:
+    return build_recording("five", espeak_cache, seed=7, n_sentences=5, pause_range_s=(0.6, 1.2))
 
 
 def _wav(speech: SpeechFixture) -> bytes:

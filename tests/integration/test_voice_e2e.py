@@ -16,13 +16,11 @@ from aiohttp.test_utils import TestServer
 import voicepipe.tasks  # noqa: F401  (registers the tasks the worker runs)
 from tests.support.engine import RunningWorker
 from tests.support.platform_eval import Client, EvalSize, evaluate, wait_processed
-from tests.support.speech import espeak_available, standard_fixtures
+from tests.support.speech import standard_fixtures
 from voicepipe.resources import Resources, open_resources
 from voicepipe.services.accounts import create_user
 from voicepipe.settings import Settings
 from voicepipe.web.app import init_app
-
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng")
 
 QUEUES = ["default", "audio_processing", "consensus", "maintenance"]
 
@@ -49,9 +47,11 @@ async def platform(e2e_settings: Settings) -> AsyncIterator[tuple[Client, Resour
             await server.close()
 
 
-async def test_upload_to_consensus(platform: tuple[Client, Resources], tmp_path: Path) -> None:
+async def test_upload_to_consensus(
+    platform: tuple[Client, Resources], tmp_path: Path, espeak_cache: Path
+) -> None:
     client, resources = platform
-    fixtures = standard_fixtures(tmp_path / "espeak", n_sentences=6, seed=3)
+    fixtures = standard_fixtures(espeak_cache, n_sentences=6, seed=3)
     size = EvalSize(crowd_size=12, per_chunk=4, spammers_per_chunk=1, mean_error=0.3, seed=5)
     figures = await evaluate(client, resources, fixtures, tmp_path, size, lambda _: None)
     assert figures["chunks"] >= 2 * len(fixtures)
@@ -88,7 +88,7 @@ async def _post(client: Client, token: str, name: str, content: bytes) -> tuple[
 
 
 async def test_bad_uploads_fail_clearly_and_leave_nothing(
-    platform: tuple[Client, Resources], e2e_settings: Settings, tmp_path: Path
+    platform: tuple[Client, Resources], e2e_settings: Settings, tmp_path: Path, espeak_cache: Path
 ) -> None:
     client, resources = platform
     user = await create_user(resources.db, "uploader@example.org")
@@ -120,7 +120,7 @@ async def test_bad_uploads_fail_clearly_and_leave_nothing(
     kept = {p.name for p in (storage / "recordings").glob("*")}
     assert len(kept) == len(failing)  # the failed ones stay for their owner to see; no others
     # and the server and worker keep serving: a good recording goes through
-    speech = standard_fixtures(tmp_path / "espeak", n_sentences=3)[0]
+    speech = standard_fixtures(espeak_cache, n_sentences=3)[0]
     content = speech.write(tmp_path / "fine.wav").read_bytes()
     status, body = await _post(client, user.token, "fine.wav", content)
     assert status == 202

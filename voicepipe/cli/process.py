@@ -72,7 +72,8 @@ def _outcome(name: str, info: JobInfo) -> tuple[bool, str]:
     if info.status == "success" and isinstance(info.result, dict):
         flags = info.result.get("quality_flags") or []
         note = f" (quality: {'; '.join(flags)})" if flags else ""
-        return True, f"{name}: {info.result.get('chunks', '?')} chunks{note}"
+        chunks = info.result.get("chunks", "?")
+        return True, f"{name}: {chunks} chunk{'' if chunks == 1 else 's'}{note}"
     return False, f"{name}: {info.status}: {info.error or 'no reason recorded'}"
 
 

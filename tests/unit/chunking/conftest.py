@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support.speech import SpeechFixture, build_recording, espeak_available
+from tests.support.speech import SpeechFixture, build_recording
 
 SENTENCES_PER_RECORDING = 6
-
-
-@pytest.fixture(scope="session")
-def espeak_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not espeak_available():
-        if os.environ.get("CI"):
-            pytest.fail("espeak-ng is required on CI (apt-get install espeak-ng)")
-        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    return tmp_path_factory.mktemp("espeak")
 
 
 @pytest.fixture(scope="session")
