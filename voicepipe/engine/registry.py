@@ -96,8 +96,8 @@ class Task:
     queue: str
     fn: TaskFn
     policy: Policy
-    # run once in each CPU child of a worker serving this task's queue, as the child starts
-    cpu_warm_up: Callable[[], None] | None = None
+    # a module the CPU pool of a worker serving this task's queue imports before forking children
+    cpu_preload: str | None = None
 
     def max_retries(self, resources: Resources) -> int:
         return (
@@ -198,12 +198,13 @@ def task(
     soft_time_limit_s: float | None = None,
     time_limit_s: float | None = None,
     notify_success: bool = False,
-    cpu_warm_up: Callable[[], None] | None = None,
+    cpu_preload: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Task]:
     """Declare a task; the decorated coroutine takes a JobContext and keyword arguments.
 
-    `cpu_warm_up` (a module-level function) runs in every CPU child of the workers serving the
-    task's queue as the child starts: for work whose first call is slow (librosa compiling)."""
+    `cpu_preload` names a module the CPU pool of the workers serving the task's queue imports
+    before it forks its children: for work whose first call is slow (librosa compiling), done
+    once per worker and shared by its children."""
     if queue not in QUEUES:
         raise ConfigError(f"task queue {queue!r} is not one of {', '.join(QUEUES)}")
     if soft_time_limit_s and time_limit_s and soft_time_limit_s >= time_limit_s:
@@ -221,7 +222,7 @@ def task(
                 "rename it"
             )
         declared = Task(
-            name=name or fn.__name__, queue=queue, fn=fn, policy=policy, cpu_warm_up=cpu_warm_up
+            name=name or fn.__name__, queue=queue, fn=fn, policy=policy, cpu_preload=cpu_preload
         )
         if declared.name in REGISTRY:
             raise ConfigError(f"task {declared.name!r} is declared twice")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from voicepipe.audio.pipeline import warm_up
 from voicepipe.engine.registry import JobContext, task
 from voicepipe.services import processing
 from voicepipe.services.processing import PROCESS_TASK, RETRY_ON
@@ -16,7 +15,7 @@ __all__ = ["PROCESS_TASK", "batch_process_recordings", "process_audio_recording"
 @task(
     queue="audio_processing", name=PROCESS_TASK, max_retries=2, retry_backoff=True,
     autoretry_for=RETRY_ON, soft_time_limit_s=25 * 60, time_limit_s=30 * 60,
-    notify_success=True, cpu_warm_up=warm_up,
+    notify_success=True, cpu_preload="voicepipe.audio.warm",
 )  # fmt: skip
 async def process_audio_recording(ctx: JobContext, recording_id: int) -> dict[str, Any]:
     """Decode, chunk, quality-check and export the recording; replace its chunk rows."""

@@ -21,16 +21,8 @@ from voicepipe.errors import JobCancelled
 log = logging.getLogger(__name__)
 
 
-WarmUp = Callable[[], None]
-
-
-def _serve(conn: Connection, warm_ups: tuple[WarmUp, ...]) -> None:
-    """Child main loop: warm up (a call waits in the pipe meanwhile), then run each (fn, args)
-    it is sent and answer (ok, value)."""
-    for warm_up in warm_ups:
-        # a broken warm-up shows again, clearly, in the job's own call
-        with contextlib.suppress(Exception):
-            warm_up()
+def _serve(conn: Connection) -> None:
+    """Child main loop: run each (fn, args) it is sent, answer (ok, value)."""
     while True:
         try:
             fn, args = conn.recv()
@@ -43,13 +35,9 @@ def _serve(conn: Connection, warm_ups: tuple[WarmUp, ...]) -> None:
 
 
 class _Child:
-    def __init__(
-        self, context: multiprocessing.context.BaseContext, warm_ups: tuple[WarmUp, ...]
-    ) -> None:
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
         self.conn, child_end = multiprocessing.Pipe()
-        self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child_end, warm_ups), daemon=True
-        )
+        self.process: BaseProcess = context.Process(target=_serve, args=(child_end,), daemon=True)  # type: ignore[attr-defined]
         self.process.start()
         child_end.close()
 
@@ -69,12 +57,17 @@ class _Child:
 class CpuPool:
     """At most `size` CPU calls at once across all jobs of a worker process."""
 
-    def __init__(self, size: int, warm_ups: tuple[WarmUp, ...] = ()) -> None:
-        """`warm_ups` run once in every child as it starts (e.g. librosa's numba compilation),
-        so no job pays for them."""
+    def __init__(self, size: int, preload: tuple[str, ...] = ()) -> None:
+        """`preload`: modules the fork server imports before it forks any child (one whose import
+        warms up, e.g. compiles librosa's numba code): every child then starts warm, and the
+        children share those pages instead of each holding its own copy. (The fork server is
+        one per process: a preload given after it started is ignored, and a child pays for its
+        first import itself.)"""
         self.size = size
-        self.warm_ups = warm_ups
+        self.preload = preload
         self._context = multiprocessing.get_context("forkserver")
+        if preload:
+            self._context.set_forkserver_preload(list(preload))
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
         self._by_owner: dict[str, set[_Child]] = {}
@@ -82,11 +75,11 @@ class CpuPool:
     def warm_up(self) -> None:
         """Start every child now, so the first job does not pay for process start-up."""
         while len(self._idle) < self.size:
-            self._idle.append(_Child(self._context, self.warm_ups))
+            self._idle.append(_Child(self._context))
 
     async def run(self, owner: str, fn: Callable[..., Any], *args: Any) -> Any:
         async with self._slots:
-            child = self._idle.pop() if self._idle else _Child(self._context, self.warm_ups)
+            child = self._idle.pop() if self._idle else _Child(self._context)
             self._by_owner.setdefault(owner, set()).add(child)
             try:
                 ok, value = await asyncio.to_thread(child.call, fn, args)

@@ -8,7 +8,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from voicepipe import __version__
@@ -56,7 +55,7 @@ class WorkerProcess:
         self.broker = broker_for(resources)
         self.cpu = CpuPool(
             cpu_workers or resources.settings.cpu_workers or os.cpu_count() or 1,
-            _warm_ups(queues),
+            _cpu_preloads(queues),
         )
         self.live_events = True
         self.executor = Executor(
@@ -103,8 +102,11 @@ class WorkerProcess:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        if self.cpu.warm_ups:  # start the CPU children now: they warm up while jobs arrive
+        if self.cpu.preload:  # start the fork server and the CPU children before any job needs them
+            started = time.perf_counter()
             await asyncio.to_thread(self.cpu.warm_up)
+            log.info("CPU pool of %d warm in %.1f s (preloaded %s)", self.cpu.size,
+                     time.perf_counter() - started, ", ".join(self.cpu.preload))  # fmt: skip
         loops = [asyncio.create_task(self._serve(q), name=f"queue {q}") for q in self.queues]
         beat = asyncio.create_task(self._heartbeat_loop())
         reaping = asyncio.create_task(run_reaper(self, stop), name="reaper")
@@ -269,7 +271,8 @@ def _idle_wait_s(next_due_ms: int | None) -> float:
     return min(IDLE_WAIT_MAX_S, max(next_due_ms / 1000 - time.time(), 0.001))
 
 
-def _warm_ups(queues: list[str]) -> tuple[Callable[[], None], ...]:
-    """The CPU warm-ups of the tasks on `queues`, each once."""
-    found = {t.cpu_warm_up for t in REGISTRY.values() if t.queue in queues and t.cpu_warm_up}
-    return tuple(sorted(found, key=lambda fn: f"{fn.__module__}.{fn.__qualname__}"))
+def _cpu_preloads(queues: list[str]) -> tuple[str, ...]:
+    """The modules the CPU pool preloads for the tasks on `queues`, each once."""
+    return tuple(
+        sorted({t.cpu_preload for t in REGISTRY.values() if t.queue in queues and t.cpu_preload})
+    )
