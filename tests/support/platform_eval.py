@@ -289,6 +289,13 @@ async def evaluate(
         for cid, pairs in zip(chunk_ids, texts, strict=True)
     ]
     cli = cli_consensus(rows)
+    honest = {c.contributor_id for c in crowd if c.spam_style is None}
+    single = [
+        word_error_rate(normalize_text(truths[cid]).split(), normalize_text(text).split())
+        for cid, pairs in zip(chunk_ids, texts, strict=True)
+        for who, text in pairs
+        if who in honest
+    ]
     return {
         "recordings": len(by_id),
         "audio_s": round(sum(f.duration_s for f in fixtures), 1),
@@ -297,6 +304,7 @@ async def evaluate(
         "chunks_out_of_bounds": sum(c.out_of_bounds for c in checks),
         "contributors": len(crowd),
         "transcriptions_submitted": submitted,
+        "single_honest_transcriber_wer": round(sum(single) / len(single), 4),
         "platform": score(truths, platform),
         "voicepipe_consensus_cli": score(truths, cli),
         "same_text_as_cli": sum(
