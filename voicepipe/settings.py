@@ -347,6 +347,25 @@ class Settings(BaseSettings):
         "expert review.",
     )
 
+    login_failures_per_account: int = Field(
+        default=5,
+        ge=0,
+        description="Failed sign-ins allowed per account per login window before the page "
+        "refuses more (429); 0 = no limit.",
+    )
+    login_failures_per_ip: int = Field(
+        default=20,
+        ge=0,
+        description="Failed sign-ins allowed from one client address per login window; 0 = no "
+        "limit.",
+    )
+    login_window_s: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="Length of the window failed sign-ins are counted in, seconds.",
+    )
+
     @property
     def storage_root(self) -> Path:
         return (self.storage_dir or self.home / "storage").expanduser().resolve()

@@ -63,12 +63,17 @@ async def test_redis_down_is_503_naming_redis(settings: Settings) -> None:
         await client.close()
 
 
-async def test_unknown_route_is_json_404(settings: Settings) -> None:
+async def test_unknown_route_is_json_404_under_the_api_and_a_page_elsewhere(
+    settings: Settings,
+) -> None:
     client = await _client(settings)
     try:
-        response = await client.get("/no/such/page")
+        response = await client.get("/api/no/such/thing")
         assert response.status == 404
         assert (await response.json())["error"]["status"] == 404
+        response = await client.get("/no/such/page")  # a browser's mistyped address
+        assert response.status == 404
+        assert response.content_type == "text/html"
         response = await client.post("/health")
         assert response.status == 405
         assert "message" in (await response.json())["error"]

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 
 from voicepipe.cli.common import command_settings, ready_resources, run
-from voicepipe.services.accounts import create_user, list_users, revoke_token
+from voicepipe.services.accounts import (
+    check_new_password,
+    create_user,
+    list_users,
+    revoke_token,
+    set_password,
+)
 
 
 @click.group()
@@ -58,5 +65,25 @@ def revoke(token: str) -> None:
             async with ready_resources(settings, db_pool_size=1) as resources:
                 token_id = await revoke_token(resources.db, token)
             click.echo(f"revoked token {token_id}")
+
+        run(main)
+
+
+@user.command("set-password")
+@click.option("--email", required=True, help="The user's email address.")
+def set_password_command(email: str) -> None:
+    """Set a user's password for signing in to the pages: read from stdin (its first line) when
+    it is not a terminal, else asked for twice without echo."""
+    if sys.stdin.isatty():
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    check_new_password(password)  # before any server is started or reached
+    with command_settings("cli") as settings:
+
+        async def main(stop: asyncio.Event) -> None:
+            async with ready_resources(settings, db_pool_size=1) as resources:
+                changed = await set_password(resources.db, email, password)
+            click.echo(f"password set for {changed.email} (id {changed.id})")
 
         run(main)

@@ -1,4 +1,4 @@
-"""SQL for users and API tokens."""
+"""SQL for users, their passwords and API tokens."""
 
 from __future__ import annotations
 
@@ -39,6 +39,56 @@ async def user_by_email(conn: asyncpg.Connection | asyncpg.Pool, email: str) -> 
         email,
     )
     return UserRow(**dict(row)) if row else None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An enabled user and their password hash (None: the user has no password)."""
+
+    user: UserRow
+    password_hash: str | None
+
+
+async def credentials_by_email(
+    conn: asyncpg.Connection | asyncpg.Pool, email: str
+) -> Credentials | None:
+    """The enabled user with this email (any case) and their password hash."""
+    row = await conn.fetchrow(
+        """SELECT id, email, role, created_at, password_hash FROM users
+           WHERE lower(email) = lower($1) AND disabled_at IS NULL""",
+        email,
+    )
+    if row is None:
+        return None
+    found = dict(row)
+    password_hash = found.pop("password_hash")
+    return Credentials(user=UserRow(**found), password_hash=password_hash)
+
+
+async def set_password_by_email(
+    conn: asyncpg.Connection | asyncpg.Pool, email: str, password_hash: str
+) -> UserRow | None:
+    """Set the password hash of the user with this email (any case); None if there is none."""
+    row = await conn.fetchrow(
+        """UPDATE users SET password_hash = $2 WHERE lower(email) = lower($1)
+           RETURNING id, email, role, created_at""",
+        email,
+        password_hash,
+    )
+    return UserRow(**dict(row)) if row else None
+
+
+async def replace_password_hash(
+    conn: asyncpg.Connection | asyncpg.Pool, user_id: int, old_hash: str, new_hash: str
+) -> bool:
+    """Swap a user's hash for a rehash of the same password, unless it was changed meanwhile."""
+    result: str = await conn.execute(
+        "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+        user_id,
+        old_hash,
+        new_hash,
+    )
+    return result == "UPDATE 1"
 
 
 async def insert_token(

@@ -1,15 +1,26 @@
-"""Accounts: creating users, issuing API tokens, and the bootstrap admin."""
+"""Accounts: creating users, passwords and signing in, API tokens, and the bootstrap admin."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import hashlib
+import math
 import secrets
+import time
 from dataclasses import dataclass
 
+import argon2
 import asyncpg
+from argon2 import PasswordHasher
 
+from voicepipe import keys
 from voicepipe.db import users as users_db
-from voicepipe.errors import Conflict, InvalidInput, NotFound
+from voicepipe.errors import Conflict, InvalidInput, NotFound, RateLimited
+from voicepipe.resources import Resources
+from voicepipe.services import ratelimit
+from voicepipe.settings import Settings
 
 TOKEN_PREFIX = "vp_"
 PREFIX_LENGTH = 10  # how much of a token is stored in clear, to tell tokens apart
@@ -31,18 +42,91 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: t=3, 64 MiB, p=4):
+# about 0.2 s of one core per hash, run off the event loop. When the defaults move on, stored
+# hashes are redone at the next sign-in (`password_needs_rehash`).
+_HASHER = PasswordHasher()
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024  # a longer one is refused before it is hashed
+LEGACY_SCRYPT = "scrypt$"  # scrypt$n$r$p$salt$digest, written before argon2 came in
+
+
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+    return _HASHER.hash(password)
 
 
 def verify_password(password: str, stored: str) -> bool:
-    _, n, r, p, salt, digest = stored.split("$")
-    candidate = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
-    )
+    """Does `password` match `stored` (argon2, or a legacy scrypt hash)? Never raises."""
+    if stored.startswith(LEGACY_SCRYPT):
+        return _verify_scrypt(password, stored)
+    try:
+        return _HASHER.verify(stored, password)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        return False
+
+
+def password_needs_rehash(stored: str) -> bool:
+    """Should this hash be redone now that its password is known (legacy scheme, old parameters)?"""
+    if stored.startswith(LEGACY_SCRYPT):
+        return True
+    try:
+        return _HASHER.check_needs_rehash(stored)
+    except argon2.exceptions.InvalidHashError:
+        return True
+
+
+def _verify_scrypt(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
+        )
+    except ValueError:
+        return False
     return secrets.compare_digest(candidate.hex(), digest)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown email's password is checked against, so it takes as long as a known one."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def check_new_password(password: str) -> None:
+    """InvalidInput unless `password` is long enough to be set (and short enough to hash)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InvalidInput(f"a password may have at most {MAX_PASSWORD_CHARS} characters")
+
+
+async def set_password(db: asyncpg.Pool, email: str, password: str) -> users_db.UserRow:
+    """Give the user with `email` a new password; NotFound for an unknown email."""
+    check_new_password(password)
+    stored = await asyncio.to_thread(hash_password, password)
+    user = await users_db.set_password_by_email(db, email.strip(), stored)
+    if user is None:
+        raise NotFound(f"no user with email {email.strip()}")
+    return user
+
+
+async def sign_in(db: asyncpg.Pool, email: str, password: str) -> users_db.UserRow | None:
+    """The enabled user with this email and password, or None. An unknown email, a disabled
+    user or one without a password costs one hash check too, so timing tells nothing; a match on
+    a legacy or outdated hash is rehashed."""
+    found = None
+    if len(email) <= 254 and len(password) <= MAX_PASSWORD_CHARS:
+        found = await users_db.credentials_by_email(db, email.strip())
+    stored = found.password_hash if found is not None and found.password_hash else None
+    dummy = await asyncio.to_thread(_dummy_hash)  # made on the first sign-in, whoever signs in
+    candidate = password[:MAX_PASSWORD_CHARS]
+    matches = await asyncio.to_thread(verify_password, candidate, stored or dummy)
+    if found is None or stored is None or not matches:
+        return None
+    if password_needs_rehash(stored):
+        fresh = await asyncio.to_thread(hash_password, password)
+        await users_db.replace_password_hash(db, found.user.id, stored, fresh)
+    return found.user
 
 
 async def create_user(
@@ -123,3 +207,38 @@ async def revoke_token(db: asyncpg.Pool, token_or_prefix: str) -> int:
     if not revoked:
         raise NotFound(f"no live token {value}")
     return revoked[0]
+
+
+# Failed sign-ins are counted per account and per client address in fixed windows (the API's
+# rate-limit counters); a successful one is not counted, so only guessing is slowed down.
+LOGIN_ACCOUNT_GROUP = "login-account"
+LOGIN_IP_GROUP = "login-ip"
+
+
+def _login_counters(settings: Settings, email: str, ip: str) -> list[tuple[str, str, int]]:
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]  # no email in keys
+    return [
+        (LOGIN_ACCOUNT_GROUP, "a:" + account, settings.login_failures_per_account),
+        (LOGIN_IP_GROUP, "ip:" + ip, settings.login_failures_per_ip),
+    ]
+
+
+async def login_wait_s(resources: Resources, email: str, ip: str) -> int:
+    """Seconds until this email, or anyone from this address, may try to sign in again; 0: now."""
+    window_s = resources.settings.login_window_s
+    now = time.time()
+    window = int(now // window_s)  # the window ratelimit.hit counts in: its key names it
+    for group, identity, limit in _login_counters(resources.settings, email, ip):
+        count = await resources.redis.get(keys.rate_limit(group, identity, window))
+        if limit > 0 and count is not None and int(count) >= limit:
+            return max(1, math.ceil((window + 1) * window_s - now))
+    return 0
+
+
+async def count_login_failure(resources: Resources, email: str, ip: str) -> None:
+    """Count one failed sign-in against the account and the address; the next attempt past a
+    limit is refused by `login_wait_s`."""
+    window_s = resources.settings.login_window_s
+    for group, identity, limit in _login_counters(resources.settings, email, ip):
+        with contextlib.suppress(RateLimited):  # over already: counted, and refused next time
+            await ratelimit.hit(resources.redis, group, identity, limit, window_s)

@@ -13,6 +13,8 @@ from voicepipe.services.notifications.alerts import run_alerts
 from voicepipe.settings import Settings
 from voicepipe.web.context import RESOURCES, SETTINGS
 from voicepipe.web.middleware import json_errors
+from voicepipe.web.pages import setup_pages
+from voicepipe.web.pages.security import page_security
 from voicepipe.web.routes import setup_routes
 from voicepipe.web.ws.handler import feed
 from voicepipe.web.ws.hub import HUB, FeedOptions, Hub
@@ -52,7 +54,7 @@ async def _close_feed(app: web.Application) -> None:
 
 
 def init_app(settings: Settings, feed_options: FeedOptions | None = None) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=64 * 1024**2)
+    app = web.Application(middlewares=[json_errors, page_security], client_max_size=64 * 1024**2)
     app[SETTINGS] = settings
     # background loops, in order: each one's resources are open before it starts
     app.cleanup_ctx.append(_resources_ctx)
@@ -60,5 +62,6 @@ def init_app(settings: Settings, feed_options: FeedOptions | None = None) -> web
     app.cleanup_ctx.append(_alerts_ctx)
     app.on_shutdown.append(_close_feed)  # sockets hear 1001 before their handlers are cancelled
     setup_routes(app)
+    setup_pages(app)
     app.router.add_get("/ws", feed)  # the live feed (not a JSON route: see voicepipe.web.ws)
     return app

@@ -1,0 +1,191 @@
+"""The Overview page over real recorded jobs: signed in with a session cookie, what it shows
+matches the statistics, it obeys the CSP (no inline script or style), and it is for admins only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+import tests.support.jobs  # noqa: F401  (registers the test tasks)
+from tests.support.engine import RunningWorker
+from tests.support.waiting import eventually
+from voicepipe.domain.jobs import JobStatus
+from voicepipe.engine.registry import get_task
+from voicepipe.history import monitoring
+from voicepipe.resources import Resources, open_resources
+from voicepipe.services import sessions
+from voicepipe.services.accounts import create_user
+from voicepipe.services.notifications.alerts import evaluate
+from voicepipe.settings import Settings
+from voicepipe.tasks.ping import ping
+from voicepipe.web.app import init_app
+
+MAX_HTML_BYTES = 200 * 1024
+
+
+@dataclass
+class Site:
+    client: TestClient[Any, Any]
+    admin_cookie: dict[str, str]
+    user_cookie: dict[str, str]
+
+
+@pytest.fixture(name="site")
+async def site_fixture(settings: Settings, resources: Resources) -> AsyncIterator[Site]:
+    admin = await create_user(resources.db, "admin@example.org", admin=True)
+    user = await create_user(resources.db, "user@example.org")
+    client: TestClient[Any, Any] = TestClient(TestServer(init_app(settings)))
+    await client.start_server()
+    cookie = sessions.SESSION_COOKIE
+    yield Site(
+        client,
+        {cookie: await sessions.create(resources, admin.id)},
+        {cookie: await sessions.create(resources, user.id)},
+    )
+    await client.close()
+
+
+async def run_jobs(resources: Resources, pings: int) -> tuple[list[str], str]:
+    """`pings` ping jobs and one failing job run through a real worker, all recorded."""
+    worker = RunningWorker(resources, ["default"])
+    try:
+        handles = [await ping.enqueue(resources, payload=str(i)) for i in range(pings)]
+        broken = await get_task("t_broken").enqueue(resources)
+        for handle in handles:
+            await handle.result(timeout_s=10)
+
+        async def recorded() -> bool:
+            stats = await monitoring.get_statistics(resources, "1h")
+            return stats.finished == pings + 1
+
+        await eventually(recorded, timeout_s=20, what="every job recorded")
+    finally:
+        await worker.close()
+    return [h.job_id for h in handles], broken.job_id
+
+
+class Page(HTMLParser):
+    """What the tests read from a page: tile counts by status, links, and the CSP-relevant parts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tiles: dict[str, list[int]] = {}
+        self.links: list[str] = []
+        self.inline_scripts = 0
+        self.styles = 0
+        self.style_attributes = 0
+        self.svgs = 0
+        self.rects = 0
+        self.hidden_csrf: list[str] = []
+        self._tile: str | None = None
+        self._in_count = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.style_attributes += "style" in a
+        self.styles += tag == "style"
+        self.inline_scripts += tag == "script" and not a.get("src")
+        self.svgs += tag == "svg"
+        self.rects += tag == "rect"
+        if tag == "a" and a.get("href"):
+            self.links.append(str(a["href"]))
+        if tag == "input" and a.get("name") == "csrf_token":
+            self.hidden_csrf.append(str(a.get("value")))
+        if tag == "li" and a.get("data-status"):
+            self._tile = a["data-status"]
+        self._in_count = self._tile is not None and "tile-count" in (a.get("class") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_count and self._tile:
+            self.tiles.setdefault(self._tile, []).append(int(data.replace(",", "")))
+            self._in_count = False
+            self._tile = None
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
+
+
+async def test_the_overview_shows_the_recorded_jobs_and_obeys_the_csp(
+    site: Site, settings: Settings, resources: Resources
+) -> None:
+    ping_ids, broken_id = await run_jobs(resources, pings=3)
+    # make the failure-rate alert fire: one failure of one job is enough with these thresholds
+    strict = settings.model_copy(update={"alert_failure_min_jobs": 1})
+    async with open_resources(strict) as evaluator:
+        await evaluate(evaluator, datetime.now(UTC))
+
+    response = await site.client.get("/?window=1h", cookies=site.admin_cookie)
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.read()
+    assert len(body) < MAX_HTML_BYTES
+    html = body.decode()
+    page = parse(html)
+
+    stats = await monitoring.get_statistics(resources, "1h")
+    assert stats.by_status[JobStatus.SUCCESS] == 3 and stats.by_status[JobStatus.FAILURE] == 1
+    for status in JobStatus:
+        assert page.tiles[status.value] == [stats.by_status.get(status, 0)], status
+    # the failure is listed with a link to its job, the pings are not
+    assert f"/api/jobs/info/{broken_id}" in page.links
+    assert not any(job_id in html for job_id in ping_ids)
+    assert "corrupt input: this never gets better" in html
+    # two charts drawn as SVG, one bar per period and one per window, the failure rate written out
+    assert page.svgs == 2 and page.rects > 3
+    assert "25 %" in html  # 1 failure of 4 finished jobs, in every window
+    assert "Jobs finished per 3 min, last 1 h (UTC)" in html
+    # the window links work without JS, the selected one marked
+    assert {"/?window=1h", "/?window=24h", "/?window=7d"} <= set(page.links)
+    assert re.search(r'href="/\?window=1h" aria-current="true"', html)
+    # the alert that fired is shown
+    assert "failure rate: t_broken" in html
+    # sign-out posts this session's CSRF token; the live banner waits hidden
+    assert page.hidden_csrf and all(len(token) == 64 for token in page.hidden_csrf)
+    assert re.search(r'<div id="live-banner"[^>]*\bhidden\b', html)
+    assert "admin@example.org" in html
+    # the CSP allows no inline script or style: none is there
+    assert (page.inline_scripts, page.styles, page.style_attributes) == (0, 0, 0)
+    assert "<script>" not in html and "style=" not in html
+
+
+async def test_an_empty_system_renders_and_an_unknown_window_falls_back(site: Site) -> None:
+    response = await site.client.get("/?window=nonsense", cookies=site.admin_cookie)
+    assert response.status == 200
+    html = await response.text()
+    page = parse(html)
+    assert all(counts == [0] for counts in page.tiles.values()) and len(page.tiles) == 7
+    assert re.search(r'href="/\?window=24h" aria-current="true"', html)
+    assert "No job has failed." in html and "No alert is firing." in html
+    assert "No job finished in the last 24 h" in html  # across the empty throughput chart
+    assert "No worker is alive" in html
+
+
+async def test_the_overview_is_for_signed_in_admins_only(site: Site) -> None:
+    anonymous = await site.client.get("/?window=7d", allow_redirects=False)
+    assert anonymous.status == 303
+    location = urlsplit(anonymous.headers["Location"])
+    assert location.path == "/login" and parse_qs(location.query)["next"] == ["/?window=7d"]
+
+    stale = await site.client.get(
+        "/", cookies={sessions.SESSION_COOKIE: "not-a-session"}, allow_redirects=False
+    )
+    assert stale.status == 303
+
+    user = await site.client.get("/", cookies=site.user_cookie, allow_redirects=False)
+    assert user.status == 403
+    assert "admin@example.org" not in await user.text()
+
+    admin = await site.client.get("/", cookies=site.admin_cookie, allow_redirects=False)
+    assert admin.status == 200  # the same request with an admin's session gets the page
