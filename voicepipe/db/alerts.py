@@ -51,6 +51,11 @@ async def states(conn: Conn, keys: Sequence[tuple[str, str, str | None]]) -> lis
            ON CONFLICT (alert_key) DO NOTHING""",
         [k for k, _, _ in keys], [r for _, r, _ in keys], [s for _, _, s in keys],
     )  # fmt: skip
+    return await known_states(conn)
+
+
+async def known_states(conn: Conn) -> list[AlertState]:
+    """Every alert's state as the last evaluation left it (a read only: for pages)."""
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM alert_states ORDER BY alert_key")
     return [_state(row) for row in rows]
 

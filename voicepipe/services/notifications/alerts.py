@@ -104,7 +104,7 @@ async def evaluate(
 
 async def current_alerts(resources: Resources) -> list[AlertState]:
     """Every alert's last known state (firing, pending or ok), by key."""
-    return await alerts_db.states(resources.db, [])
+    return await alerts_db.known_states(resources.db)
 
 
 async def run_alerts(
