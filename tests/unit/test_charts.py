@@ -174,3 +174,15 @@ def test_ages_count_back_from_now() -> None:
     assert render.age(T0 - timedelta(minutes=3), now=T0) == "3 min ago"
     assert render.age((T0 - timedelta(seconds=5)).timestamp(), now=T0) == "5 s ago"
     assert render.age(None) == "—"
+
+
+def test_the_left_margin_holds_the_widest_tick_label_in_the_phones_larger_text() -> None:
+    few = charts.bar_chart(
+        [Datum("a", 0.6, "bar"), Datum("b", 0.2, "bar")], "t", "y", "x", integer=False,
+        tick_format="{:g} %",
+    )  # fmt: skip
+    widest = max(len(tick.text) for tick in few.ticks)  # "0.2 %" …
+    assert few.left > charts.MARGIN_LEFT
+    assert few.left - few.tick_gap >= widest * charts.CHAR_WIDTH * charts.PHONE_TEXT_SCALE
+    short = charts.bar_chart([Datum("a", 3.0, "bar")], "t", "y", "x")
+    assert short.left == charts.MARGIN_LEFT  # "3" fits the usual margin

@@ -21,6 +21,8 @@ MAX_BARS = 24
 MAX_BAR_WIDTH = 72  # a few bars stay bars, not blocks
 DENSE_BARS = 8  # more bars than this need the chart's full width to stay readable
 CHAR_WIDTH = 6.6  # about how wide a character of the chart's 11px text is
+PHONE_TEXT_SCALE = 15 / 11  # app.css writes a chart of few bars in 15px text at phone width
+TICK_GAP = 6  # between a y tick label and the plot (templates/partials/chart.html)
 TEXT_GAP = 6  # between two labels side by side
 
 
@@ -73,6 +75,7 @@ class BarChart:
     top: float = MARGIN_TOP
     right: float = WIDTH - MARGIN_RIGHT
     bottom: float = HEIGHT - MARGIN_BOTTOM
+    tick_gap: float = TICK_GAP
 
     @property
     def empty(self) -> bool:
@@ -144,7 +147,8 @@ def bar_chart(
     them (on every bar where they fit, else on the tallest and every k-th from it; the table beside
     has them all) and their labels under the axis as often as they fit."""
     top_value, step = scale(max((d.value or 0.0 for d in data), default=0.0), integer=integer)
-    left, top = float(MARGIN_LEFT), float(MARGIN_TOP)
+    tick_texts = [tick_format.format(k * step) for k in range(round(top_value / step) + 1)]
+    left, top = _left_margin(tick_texts, dense=len(data) > DENSE_BARS), float(MARGIN_TOP)
     plot_w, plot_h = WIDTH - MARGIN_RIGHT - left, HEIGHT - MARGIN_BOTTOM - top
     bottom = top + plot_h
     slot = plot_w / max(1, len(data))
@@ -167,11 +171,18 @@ def bar_chart(
             )
         )  # fmt: skip
     ticks = [
-        Tick(y=round(bottom - plot_h * k * step / top_value, 2), text=tick_format.format(k * step))
-        for k in range(round(top_value / step) + 1)
+        Tick(y=round(bottom - plot_h * k * step / top_value, 2), text=text)
+        for k, text in enumerate(tick_texts)
     ]
     rows = [(d.label, text or "0") for d, text in zip(data, texts, strict=True)]
-    return BarChart(title, y_caption, x_caption, bars, ticks, rows, empty_text)
+    return BarChart(title, y_caption, x_caption, bars, ticks, rows, empty_text, left=left)
+
+
+def _left_margin(tick_texts: Sequence[str], dense: bool) -> float:
+    """Room for the widest y tick label, in the largest text the chart is drawn with."""
+    scale_up = 1.0 if dense else PHONE_TEXT_SCALE
+    widest = max((len(text) for text in tick_texts), default=0) * CHAR_WIDTH * scale_up
+    return max(float(MARGIN_LEFT), round(widest + TICK_GAP + 2, 1))
 
 
 def _every(slot: float, texts: Sequence[str], at_least: float) -> int:

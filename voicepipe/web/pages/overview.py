@@ -109,9 +109,12 @@ def failure_rate_chart(stats: dict[str, Statistics]) -> charts.BarChart:
                 title=f"{failed} of {measured} finished jobs failed in the last {window_text}",
             )
         )  # fmt: skip
+    # the plot is empty both when nothing finished and when nothing failed: say which
+    finished = any(d.value is not None for d in data)
+    empty_text = "No job failed in the last 7 d" if finished else "No job finished in the last 7 d"
     return charts.bar_chart(
         data, "Failure rate (failed of succeeded + failed)", "Failed", "Window", integer=False,
-        tick_format="{:g} %", empty_text="No job finished in the last 7 d",
+        tick_format="{:g} %", empty_text=empty_text,
     )  # fmt: skip
 
 
