@@ -7,9 +7,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.support.browser import PHONE, Browsing, Focus, focused
-from tests.support.engine import RunningWorker
-from tests.support.waiting import eventually
-from voicepipe.history import monitoring
+from tests.support.engine import run_until_recorded
+from voicepipe.engine.registry import JobHandle
 from voicepipe.resources import Resources
 from voicepipe.tasks.ping import ping
 
@@ -20,19 +19,12 @@ WINDOWS = (("1 h", "1h"), ("7 d", "7d"), ("24 h", "24h"))  # as written, ?window
 @pytest.fixture
 async def failed_job(resources: Resources) -> str:
     """PINGS pings and one failing ping run by a real worker, all recorded; the failure's id."""
-    worker = RunningWorker(resources, ["default"])
-    try:
-        for i in range(PINGS):
-            await ping.enqueue(resources, payload=str(i))
-        failed = await ping.enqueue(resources, no_such_argument=1)  # fails: bad arguments
 
-        async def recorded() -> bool:
-            stats = await monitoring.get_statistics(resources, "1h")
-            return stats.finished == PINGS + 1
+    async def enqueue() -> list[JobHandle]:
+        handles = [await ping.enqueue(resources, payload=str(i)) for i in range(PINGS)]
+        return [*handles, await ping.enqueue(resources, no_such_argument=1)]  # fails: bad argument
 
-        await eventually(recorded, timeout_s=20, what="every job recorded")
-    finally:
-        await worker.close()
+    *_, failed = await run_until_recorded(resources, enqueue)
     return failed.job_id
 
 

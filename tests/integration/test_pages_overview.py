@@ -15,10 +15,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import tests.support.jobs  # noqa: F401  (registers the test tasks)
-from tests.support.engine import RunningWorker
-from tests.support.waiting import eventually
+from tests.support.engine import run_until_recorded
 from voicepipe.domain.jobs import JobStatus
-from voicepipe.engine.registry import get_task
+from voicepipe.engine.registry import JobHandle, get_task
 from voicepipe.history import monitoring
 from voicepipe.resources import Resources, open_resources
 from voicepipe.services import sessions
@@ -55,20 +54,12 @@ async def site_fixture(settings: Settings, resources: Resources) -> AsyncIterato
 
 async def run_jobs(resources: Resources, pings: int) -> tuple[list[str], str]:
     """`pings` ping jobs and one failing job run through a real worker, all recorded."""
-    worker = RunningWorker(resources, ["default"])
-    try:
+
+    async def enqueue() -> list[JobHandle]:
         handles = [await ping.enqueue(resources, payload=str(i)) for i in range(pings)]
-        broken = await get_task("t_broken").enqueue(resources)
-        for handle in handles:
-            await handle.result(timeout_s=10)
+        return [*handles, await get_task("t_broken").enqueue(resources)]
 
-        async def recorded() -> bool:
-            stats = await monitoring.get_statistics(resources, "1h")
-            return stats.finished == pings + 1
-
-        await eventually(recorded, timeout_s=20, what="every job recorded")
-    finally:
-        await worker.close()
+    *handles, broken = await run_until_recorded(resources, enqueue)
     return [h.job_id for h in handles], broken.job_id
 
 

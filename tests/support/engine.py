@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.engine import events
+from voicepipe.engine.registry import JobHandle
 from voicepipe.history import monitoring
 from voicepipe.resources import Resources
 from voicepipe.worker.runner import WorkerProcess
@@ -96,3 +97,22 @@ async def next_event(
 
 async def marks(resources: Resources, job_id: str, name: str) -> list[int]:
     return [int(v) for v in await resources.redis.lrange(f"test:{job_id}:{name}", 0, -1)]
+
+
+async def run_until_recorded(
+    resources: Resources, enqueue: Callable[[], Awaitable[list[JobHandle]]], queue: str = "default"
+) -> list[JobHandle]:
+    """Enqueue jobs with `enqueue()` and run them through a real worker until each one's end is
+    recorded in the history (what pages and statistics read)."""
+    worker = RunningWorker(resources, [queue])
+    try:
+        handles = await enqueue()
+
+        async def recorded() -> bool:
+            infos = [await monitoring.get_job_info(resources, h.job_id) for h in handles]
+            return all(info is not None and info.status in FINAL for info in infos)
+
+        await eventually(recorded, timeout_s=20, what="every job recorded")
+    finally:
+        await worker.close()
+    return handles
