@@ -21,12 +21,17 @@ log = logging.getLogger(__name__)
 
 
 async def open_batch(
-    resources: Resources, name: str, total: int, owner_id: int | None = None
+    resources: Resources,
+    name: str,
+    total: int,
+    owner_id: int | None = None,
+    batch_id: str | None = None,
 ) -> str:
-    """A new batch of `total` jobs; enqueue them with the returned id as `batch_id`."""
+    """A new batch of `total` jobs (under `batch_id`, else a fresh id); enqueue them with the
+    returned id as `batch_id`."""
     if total < 1:
         raise InvalidInput("a batch holds at least one job")
-    batch_id = uuid.uuid4().hex
+    batch_id = batch_id or uuid.uuid4().hex
     await batches_db.create(resources.db, batch_id, name, owner_id, total)
     await resources.redis.sadd(keys.OPEN_BATCHES, batch_id)  # type: ignore[misc]
     return batch_id

@@ -17,7 +17,6 @@ from typing import Any
 
 import asyncpg
 
-from voicepipe import keys
 from voicepipe.audio.errors import AudioError, BadAudioError, TransientAudioError
 from voicepipe.audio.pipeline import RecordingAnalysis, analyse_recording, export_recording
 from voicepipe.audio.storage import Storage
@@ -36,6 +35,7 @@ from voicepipe.errors import (
     SoftTimeLimitExceeded,
 )
 from voicepipe.history.job_status import live_status
+from voicepipe.services.batches import open_batch
 from voicepipe.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,8 +237,7 @@ async def _batch_of_job(ctx: JobContext, total: int, owners: set[int | None]) ->
     batch_id = ctx.job_id
     if await batches_db.summary(resources.db, batch_id) is None:
         owner_id = next(iter(owners)) if len(owners) == 1 else None  # mixed owners: the admins
-        await batches_db.create(
-            resources.db, batch_id, f"processing of {total} recordings", owner_id, total
+        await open_batch(
+            resources, f"processing of {total} recordings", total, owner_id, batch_id=batch_id
         )
-        await resources.redis.sadd(keys.OPEN_BATCHES, batch_id)  # type: ignore[misc]
     return batch_id
