@@ -109,6 +109,11 @@ def session(token_digest: str) -> str:
     return f"{PREFIX}:session:{token_digest}"
 
 
+def user_sessions(user_id: int) -> str:
+    """The token digests of a user's sessions (a set), to end them all at once."""
+    return f"{PREFIX}:user-sessions:{user_id}"
+
+
 def alert_round(round_ms: int) -> str:
     """Set once per alert evaluation round (its start, ms), so one process in the cluster evaluates it."""
     return f"{PREFIX}:alert-round:{round_ms}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.support.browser import PHONE, Browsing, Focus, focused
+from tests.support.browser import PHONE, Browsing, Focus, focused, sideways_overflow
 from tests.support.engine import run_until_recorded
 from voicepipe.engine.registry import JobHandle
 from voicepipe.resources import Resources
@@ -78,21 +78,13 @@ async def test_on_a_phone_the_overview_does_not_scroll_sideways(
     assert response is not None and response.status == 200
     await expect(page.locator("#failures tbody tr")).to_have_count(1)  # the long error is there
     assert await page.evaluate("window.innerWidth") == PHONE["width"]
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    wider = await page.evaluate(
-        """(limit) => [...document.querySelectorAll("body *")]
-            .filter(e => e.getBoundingClientRect().right > limit + 1)
-            .filter(e => !e.closest(".chart-frame, .table-frame"))
-            .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
-                      + (e.className && typeof e.className === "string" ? "." + e.className : ""))""",
-        PHONE["width"],
-    )
+    overflow = await sideways_overflow(page)
     await as_admin.shot(page, "overview-phone")
-    assert width <= PHONE["width"] + 1, f"scrollWidth {width}; past the edge: {wider[:10]}"
-    assert wider == [], wider[:10]
+    assert overflow.scroll_width <= PHONE["width"] + 1, overflow
+    assert overflow.past_the_edge == [], overflow.past_the_edge[:10]
 
 
-async def tab_until(page: Page, last: str, presses: int = 12) -> list[Focus]:
+async def tab_until(page: Page, last: str, presses: int = 20) -> list[Focus]:
     """Press Tab from where the focus is until `last` has it; every element reached, in order."""
     reached = []
     for _ in range(presses):

@@ -249,6 +249,23 @@ async def test_set_password_from_stdin_then_sign_in(
     assert (await post_login(client, "ada@example.org", "brand new secret")).status == 303
 
 
+async def test_set_password_signs_the_user_out_everywhere(
+    resources: Resources, env: dict[str, str]
+) -> None:
+    ada = await create_user(resources.db, "ada@example.org")
+    other = await create_user(resources.db, "bob@example.org")
+    laptop = await sessions.create(resources, ada.id)
+    phone = await sessions.create(resources, ada.id)
+    kept = await sessions.create(resources, other.id)
+    assert await sessions.user_for(resources, laptop) is not None  # signed in before
+    done = set_password_process(env, "ada@example.org", "brand new secret\n")
+    assert done.returncode == 0, done.stderr
+    assert "2 sessions signed out" in done.stdout
+    assert await sessions.user_for(resources, laptop) is None
+    assert await sessions.user_for(resources, phone) is None
+    assert await sessions.user_for(resources, kept) is not None  # someone else's stays
+
+
 async def test_set_password_refuses_short_passwords_and_unknown_emails(
     resources: Resources, env: dict[str, str]
 ) -> None:

@@ -258,3 +258,25 @@ async def sign_in(page: Page, login: Login) -> None:
 def file_name_of(node_name: str) -> str:
     """A test's name fit for a file name."""
     return re.sub(r"[^\w.-]+", "_", node_name.removeprefix("test_")).strip("_")
+
+
+@dataclass(frozen=True)
+class Overflow:
+    scroll_width: int
+    past_the_edge: list[str]  # elements reaching past the viewport's right edge (outside scrollers)
+
+
+async def sideways_overflow(page: Page) -> Overflow:
+    """What makes the page scroll sideways: its scroll width and every element past the right edge
+    of the viewport, except inside the frames that scroll on purpose (charts, tables, code)."""
+    width = await page.evaluate("window.innerWidth")
+    found = await page.evaluate(
+        """(limit) => [document.documentElement.scrollWidth,
+            [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > limit + 1)
+            .filter(e => !e.closest(".chart-frame, .table-frame, pre.code"))
+            .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+                      + (e.className && typeof e.className === "string" ? "." + e.className : ""))]""",
+        width,
+    )
+    return Overflow(int(found[0]), list(found[1]))

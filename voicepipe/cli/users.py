@@ -8,6 +8,7 @@ import sys
 import click
 
 from voicepipe.cli.common import command_settings, ready_resources, run
+from voicepipe.services import sessions
 from voicepipe.services.accounts import (
     check_new_password,
     create_user,
@@ -73,7 +74,8 @@ def revoke(token: str) -> None:
 @click.option("--email", required=True, help="The user's email address.")
 def set_password_command(email: str) -> None:
     """Set a user's password for signing in to the pages: read from stdin (its first line) when
-    it is not a terminal, else asked for twice without echo."""
+    it is not a terminal, else asked for twice without echo. Every session of the user ends: who
+    knew the old password is signed out."""
     if sys.stdin.isatty():
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     else:
@@ -84,6 +86,8 @@ def set_password_command(email: str) -> None:
         async def main(stop: asyncio.Event) -> None:
             async with ready_resources(settings, db_pool_size=1) as resources:
                 changed = await set_password(resources.db, email, password)
-            click.echo(f"password set for {changed.email} (id {changed.id})")
+                ended = await sessions.end_all(resources, changed.id)
+            signed_out = f"; {ended} session{'s' if ended != 1 else ''} signed out" if ended else ""
+            click.echo(f"password set for {changed.email} (id {changed.id}){signed_out}")
 
         run(main)

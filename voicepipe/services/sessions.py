@@ -20,13 +20,22 @@ _MAX_TOKEN_CHARS = 200  # a longer cookie is not one of ours: not worth hashing
 
 
 def _key(token: str) -> str:
-    return keys.session(hashlib.sha256(token.encode()).hexdigest())
+    return keys.session(_digest(token))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def create(resources: Resources, user_id: int, ttl_s: int = SESSION_TTL_S) -> str:
     """A new session of `user_id`; returns the token to set as the SESSION_COOKIE."""
     token = secrets.token_urlsafe(32)
-    await resources.redis.set(_key(token), str(user_id), ex=ttl_s)
+    async with resources.redis.pipeline(transaction=True) as pipe:
+        pipe.set(_key(token), str(user_id), ex=ttl_s)
+        # the user's index of sessions lives as long as their newest session
+        pipe.sadd(keys.user_sessions(user_id), _digest(token))
+        pipe.expire(keys.user_sessions(user_id), ttl_s)
+        await pipe.execute()
     return token
 
 
@@ -42,5 +51,27 @@ async def user_for(resources: Resources, token: str) -> UserRow | None:
 
 async def end(resources: Resources, token: str) -> None:
     """Sign out: the token no longer names anyone."""
-    if token and len(token) <= _MAX_TOKEN_CHARS:
-        await resources.redis.delete(_key(token))
+    if not token or len(token) > _MAX_TOKEN_CHARS:
+        return
+    async with resources.redis.pipeline(transaction=False) as pipe:
+        pipe.getdel(_key(token))
+        (user_id,) = await pipe.execute()
+    if user_id is not None:
+        async with resources.redis.pipeline(transaction=False) as pipe:
+            pipe.srem(keys.user_sessions(int(user_id)), _digest(token))
+            await pipe.execute()
+
+
+async def end_all(resources: Resources, user_id: int) -> int:
+    """End every session of `user_id` (after a password change); returns how many were live."""
+    index = keys.user_sessions(user_id)
+    async with resources.redis.pipeline(transaction=False) as pipe:
+        pipe.smembers(index)
+        (members,) = await pipe.execute()
+    digests = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+    async with resources.redis.pipeline(transaction=True) as pipe:
+        for digest in digests:
+            pipe.delete(keys.session(digest))
+        pipe.delete(index)
+        deleted = await pipe.execute()
+    return sum(int(n) for n in deleted[:-1])

@@ -1,5 +1,6 @@
 """The Overview page (GET /, admins): jobs by status, throughput and failure rate charts, wait and
-run times, queue depths, live workers, recent failures and firing alerts, read concurrently."""
+run times, queue depths, live workers, recent failures and firing alerts, read concurrently, and
+refreshed live on job and worker events."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from voicepipe.services.notifications.alerts_readings import QueueWork, queue_wo
 from voicepipe.web.context import resources_of
 from voicepipe.web.pages import charts
 from voicepipe.web.pages.render import Cell, Column, Table, age, duration, render_page, when
-from voicepipe.web.pages.session import require_admin
+from voicepipe.web.pages.session import require_user
 
 ROUTES = web.RouteTableDef()
 
@@ -35,7 +36,10 @@ WORKERS_LISTED = 10
 
 @ROUTES.get("/", name="overview")
 async def overview(request: web.Request) -> web.Response:
-    user = await require_admin(request)
+    """Admins' first page; anyone else signed in starts at their own jobs."""
+    user = await require_user(request)
+    if user.role != "admin":
+        raise web.HTTPSeeOther("/jobs")
     window = request.query.get("window", DEFAULT_WINDOW)
     window = window if window in WINDOWS else DEFAULT_WINDOW
     context = await overview_context(request, window, datetime.now(UTC))
@@ -59,10 +63,11 @@ async def overview_context(request: web.Request, window: str, now: datetime) -> 
     stats = dict(zip(WINDOWS, windows, strict=True))
     selected = stats[window]
     return {
+        "live": "job worker",
         "window": window,
         "windows": WINDOWS,
         "stats": selected,
-        "live": [(s.value, selected.by_status.get(s, 0)) for s in LIVE_STATUSES],
+        "now": [(s.value, selected.by_status.get(s, 0)) for s in LIVE_STATUSES],
         "final": [(s.value, selected.by_status.get(s, 0)) for s in FINAL_STATUSES],
         "throughput": throughput_chart(selected, WINDOWS[window]),
         "failure_rates": failure_rate_chart(stats),
@@ -189,7 +194,7 @@ def failures_table(failed: list[JobInfo]) -> Table:
             job.task_name,
             job.queue,
             Cell(_shorten(first_line, 140), css="error", title=_shorten(error, 600)),
-            Cell(job.task_id, href=f"/api/jobs/info/{job.task_id}", css="mono"),
+            Cell(job.task_id, href=f"/jobs/{job.task_id}", css="mono"),
         )  # fmt: skip
     return table
 

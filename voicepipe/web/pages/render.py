@@ -1,6 +1,6 @@
 """What every page shares: rendering a template inside base.html (the signed-in user, the CSRF
-token, the navigation, the formatting helpers), and the table model templates/partials/table.html
-draws."""
+token, the navigation for their role, the message an action left, the formatting helpers), and the
+table model templates/partials/table.html draws."""
 
 from __future__ import annotations
 
@@ -14,11 +14,35 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from voicepipe.db.users import UserRow
+from voicepipe.web.pages import flash
 from voicepipe.web.pages.session import csrf_token
 
-# The header's links: (key, label, path). Only pages that exist are listed here; the others
-# (jobs, queues, workers, scheduled, failed, recordings, notifications) join as they are written.
-NAV: tuple[tuple[str, str, str], ...] = (("overview", "Overview", "/"),)
+
+@dataclass(frozen=True)
+class NavLink:
+    key: str  # the `active` value of the page it names
+    label: str
+    path: str
+    admins_only: bool = True
+
+
+# The header's links, in order; a user who is not an admin sees only theirs.
+NAV: tuple[NavLink, ...] = (
+    NavLink("overview", "Overview", "/"),
+    NavLink("jobs", "Jobs", "/jobs", admins_only=False),
+    NavLink("queues", "Queues", "/queues"),
+    NavLink("workers", "Workers", "/workers"),
+    NavLink("scheduled", "Scheduled", "/scheduled"),
+    NavLink("failed", "Failed", "/failed"),
+    NavLink("recordings", "Recordings", "/recordings", admins_only=False),
+    NavLink("notifications", "Notifications", "/notifications", admins_only=False),
+)
+
+
+def nav_for(user: UserRow | None) -> list[NavLink]:
+    if user is None:
+        return []
+    return [link for link in NAV if user.role == "admin" or not link.admins_only]
 
 
 def render_page(
@@ -29,14 +53,17 @@ def render_page(
     full = {
         "user": user,
         "csrf_token": csrf_token(request),
-        "nav": NAV,
+        "nav": nav_for(user),
         "active": active,
         "duration": duration,
         "age": age,
         "when": when,
         **context,
+        "messages": [*flash.taken(request), *context.get("messages", [])],
     }
-    return aiohttp_jinja2.render_template(template, request, full)
+    response = aiohttp_jinja2.render_template(template, request, full)
+    flash.clear(request, response)
+    return response
 
 
 def duration(seconds: float | None) -> str:

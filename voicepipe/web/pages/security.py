@@ -29,7 +29,7 @@ from aiohttp.typedefs import Handler
 from voicepipe import errors
 from voicepipe.web.context import SETTINGS
 from voicepipe.web.middleware import DEPENDENCY_ERRORS, status_for
-from voicepipe.web.pages.render import NAV, render_page
+from voicepipe.web.pages.render import render_page
 from voicepipe.web.pages.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -172,7 +172,7 @@ def render_any(request: web.Request, template: str, context: dict[str, Any]) -> 
     user = request.get(PAGE_USER)
     if user is not None:
         return render_page(request, template, user, "", context)
-    signed_out = {"user": None, "csrf_token": "", "nav": NAV, "active": "", **context}
+    signed_out = {"user": None, "csrf_token": "", "nav": [], "active": "", **context}
     return aiohttp_jinja2.render_template(template, request, signed_out)
 
 

@@ -1,0 +1,243 @@
+// voicepipe pages, live: one websocket (/ws, with the session cookie) per page that asks for it.
+//
+// <body data-live="job worker notification"> names the topics on which the page's regions are
+// refreshed; data-live-job narrows job events to one job. A region is an element with an id and
+// data-region: a refresh fetches the page's own URL once and swaps each region for its fresh copy
+// (the server renders the page the same way it did the first time: one way to draw it). Without
+// any refresh, progress bars ([data-job-progress]) and status badges ([data-job-status]) follow
+// their job's events at once.
+//
+// While the socket is down a banner says so, the regions are refreshed every 10 s (polling), and
+// the socket reconnects with backoff, asking for the notifications it missed (`since`).
+// A region with data-hold is not swapped while the reader points at it, has the focus in it or
+// has ticked a checkbox in it: a list does not jump under the reader's hand.
+"use strict";
+
+(() => {
+  const REFRESH_GAP_MS = 750; // at most one refresh per gap: within 1 s of an event
+  const POLL_MS = 10_000; // while the socket is down
+  const BANNER_DELAY_MS = 1_500; // a socket back within this never shows the banner
+  const RETRY_MIN_MS = 500;
+  const RETRY_MAX_MS = 10_000;
+  const HOLD_CHECK_MS = 400;
+  const STATUS_OF_EVENT = {
+    started: "started", retry: "retry", success: "success", failure: "failure", cancelled: "cancelled",
+  };
+
+  const body = document.body;
+  const topics = (body.dataset.live || "").split(/\s+/).filter(Boolean);
+  const liveJob = body.dataset.liveJob || null;
+  const banner = document.getElementById("live-banner");
+  const bannerText = document.getElementById("live-banner-text");
+  const handlers = { job: [], worker: [], notification: [] };
+
+  let socket = null;
+  let retryMs = RETRY_MIN_MS;
+  let lastNotificationId = null; // to reconnect with ?since=
+  let wasDown = false;
+  let signedOut = false;
+  let pollTimer = null;
+  let bannerTimer = null;
+  let refreshTimer = null;
+  let holdTimer = null;
+  let refreshing = false;
+  let refreshWanted = false;
+  let lastRefreshAt = 0;
+
+  // -- regions ---------------------------------------------------------------------------------
+
+  function regions() {
+    return Array.from(document.querySelectorAll("[data-region][id]"));
+  }
+
+  function isHeld(region) {
+    if (!region.hasAttribute("data-hold")) return false;
+    const focus = document.activeElement;
+    return region.matches(":hover")
+      || (focus !== null && focus !== body && region.contains(focus))
+      || region.querySelector('input[type="checkbox"]:checked') !== null;
+  }
+
+  function refresh() {
+    if (signedOut || regions().length === 0) return;
+    refreshWanted = true;
+    if (refreshing || refreshTimer !== null) return;
+    const waitMs = Math.max(0, lastRefreshAt + REFRESH_GAP_MS - Date.now());
+    refreshTimer = setTimeout(runRefresh, waitMs);
+  }
+
+  async function runRefresh() {
+    refreshTimer = null;
+    refreshWanted = false;
+    refreshing = true;
+    lastRefreshAt = Date.now();
+    try {
+      const response = await fetch(location.href, {
+        headers: { "X-Voicepipe-Live": "1" }, credentials: "same-origin", cache: "no-store",
+      });
+      if (response.redirected && new URL(response.url).pathname === "/login") {
+        endOfSession();
+        return;
+      }
+      if (response.ok) swap(new DOMParser().parseFromString(await response.text(), "text/html"));
+    } catch (error) {
+      // the server is away: the next poll or event tries again
+    } finally {
+      refreshing = false;
+      if (refreshWanted) refresh();
+    }
+  }
+
+  function swap(fresh) {
+    let held = false;
+    for (const region of regions()) {
+      const copy = fresh.getElementById(region.id);
+      if (copy === null) continue;
+      if (isHeld(region)) {
+        held = true;
+        region.dataset.updatesWaiting = "";
+        continue;
+      }
+      region.replaceWith(document.adoptNode(copy));
+    }
+    if (held && holdTimer === null) holdTimer = setInterval(releaseHeld, HOLD_CHECK_MS);
+  }
+
+  function releaseHeld() {
+    const waiting = regions().filter((r) => "updatesWaiting" in r.dataset);
+    if (waiting.some(isHeld)) return;
+    clearInterval(holdTimer);
+    holdTimer = null;
+    if (waiting.length) refresh();
+  }
+
+  // -- what events change without a refresh ----------------------------------------------------
+
+  function byData(name, value) {
+    return document.querySelectorAll(`[${name}="${CSS.escape(value)}"]`);
+  }
+
+  function statusOf(event) {
+    if (event.event === "queued") {
+      return event.eta && event.eta * 1000 > Date.now() ? "scheduled" : "pending";
+    }
+    return STATUS_OF_EVENT[event.event] || null;
+  }
+
+  function showProgress(element, progress) {
+    const bar = element.querySelector("progress");
+    const text = element.querySelector(".progress-text");
+    const total = Number(progress.total) || 0;
+    const current = Number(progress.current) || 0;
+    if (bar && total > 0) {
+      bar.max = total;
+      bar.value = Math.min(current, total);
+    }
+    if (text) text.textContent = total > 0 ? `${current} / ${total}` : "—";
+  }
+
+  function showStatus(element, status) {
+    element.textContent = status;
+    for (const name of Array.from(element.classList)) {
+      if (name.startsWith("status-")) element.classList.remove(name);
+    }
+    element.classList.add(`status-${status}`);
+  }
+
+  function onJob(event) {
+    if (event.event === "progress" && event.progress) {
+      for (const element of byData("data-job-progress", event.job_id)) showProgress(element, event.progress);
+    }
+    const status = statusOf(event);
+    if (status) {
+      for (const element of byData("data-job-status", event.job_id)) showStatus(element, status);
+    }
+  }
+
+  // -- the socket ------------------------------------------------------------------------------
+
+  function handle(message) {
+    if (message.type === "welcome") {
+      up(message);
+      return;
+    }
+    if (message.type === "notification") lastNotificationId = message.id;
+    if (message.type === "reset") refresh(); // notifications were missed: the page reads them
+    if (!(message.type in handlers)) return;
+    if (message.type === "job") onJob(message.event);
+    for (const handler of handlers[message.type]) handler(message);
+    // a progress event changes only the bar, unless the page follows that one job's timeline
+    const progressOnly = message.type === "job" && message.event.event === "progress" && !liveJob;
+    if (topics.includes(message.type) && !progressOnly) refresh();
+  }
+
+  function up(welcome) {
+    retryMs = RETRY_MIN_MS;
+    clearTimeout(bannerTimer);
+    bannerTimer = null;
+    clearInterval(pollTimer);
+    pollTimer = null;
+    if (banner) banner.hidden = true;
+    const allowed = topics.filter((t) => welcome.topics.includes(t));
+    socket.send(JSON.stringify({ type: "subscribe", topics: allowed, job_id: liveJob }));
+    if (wasDown) refresh(); // whatever happened meanwhile
+    wasDown = false;
+  }
+
+  function down() {
+    wasDown = true;
+    if (bannerTimer === null && banner && banner.hidden) {
+      bannerTimer = setTimeout(() => {
+        bannerTimer = null;
+        if (bannerText) bannerText.textContent = "Live updates are paused: reconnecting… (the page refreshes every 10 s meanwhile)";
+        banner.hidden = false;
+      }, BANNER_DELAY_MS);
+    }
+    if (pollTimer === null) pollTimer = setInterval(refresh, POLL_MS);
+  }
+
+  function endOfSession() {
+    signedOut = true;
+    clearInterval(pollTimer);
+    clearTimeout(bannerTimer);
+    if (socket) socket.close();
+    if (bannerText) bannerText.textContent = "Your session has ended: reload the page to sign in again.";
+    if (banner) banner.hidden = false;
+  }
+
+  function connect() {
+    const url = new URL("/ws", location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    if (lastNotificationId) url.searchParams.set("since", lastNotificationId);
+    socket = new WebSocket(url);
+    socket.addEventListener("message", (event) => {
+      try {
+        handle(JSON.parse(event.data));
+      } catch (error) {
+        console.warn("live feed: a message could not be handled", error);
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      socket = null;
+      if (signedOut) return;
+      if (event.code === 4401) {
+        endOfSession();
+        return;
+      }
+      down();
+      const jitter = 0.8 + Math.random() * 0.4;
+      setTimeout(connect, retryMs * jitter);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    });
+  }
+
+  window.voicepipeLive = {
+    /** fn(message) for every message of `topic` (job, worker, notification). */
+    on(topic, fn) {
+      handlers[topic].push(fn);
+    },
+    refresh,
+  };
+
+  if (topics.length) connect();
+})();
