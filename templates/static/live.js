@@ -1,7 +1,8 @@
 // voicepipe pages, live: one websocket (/ws, with the session cookie) per page that asks for it.
 //
 // <body data-live="job worker notification"> names the topics on which the page's regions are
-// refreshed; data-live-job narrows job events to one job. A region is an element with an id and
+// refreshed ("worker": a worker came or went; "heartbeat" too: every worker's every beat, for the
+// page that shows them); data-live-job narrows job events to one job. A region is an element with an id and
 // data-region: a refresh fetches the page's own URL once and swaps each region for its fresh copy
 // (the server renders the page the same way it did the first time: one way to draw it). Without
 // any refresh, progress bars ([data-job-progress]) and status badges ([data-job-status]) follow
@@ -20,12 +21,17 @@
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 10_000;
   const HOLD_CHECK_MS = 400;
+  // Events are published as they happen, and PostgreSQL has them a moment later (the recorder
+  // writes in batches): one more refresh this long after the last event shows what it recorded.
+  const SETTLE_MS = 1_200;
   const STATUS_OF_EVENT = {
     started: "started", retry: "retry", success: "success", failure: "failure", cancelled: "cancelled",
   };
 
   const body = document.body;
   const topics = (body.dataset.live || "").split(/\s+/).filter(Boolean);
+  // what the socket subscribes to: heartbeats are the feed's worker messages
+  const feedTopics = [...new Set(topics.map((t) => (t === "heartbeat" ? "worker" : t)))];
   const liveJob = body.dataset.liveJob || null;
   const banner = document.getElementById("live-banner");
   const bannerText = document.getElementById("live-banner-text");
@@ -34,7 +40,6 @@
   let socket = null;
   let retryMs = RETRY_MIN_MS;
   let lastNotificationId = null; // to reconnect with ?since=
-  let wasDown = false;
   let signedOut = false;
   let pollTimer = null;
   let bannerTimer = null;
@@ -43,6 +48,8 @@
   let refreshing = false;
   let refreshWanted = false;
   let lastRefreshAt = 0;
+  let settleTimer = null;
+  let leaving = false; // a form was sent or the page is being left: no more refreshes
 
   // -- regions ---------------------------------------------------------------------------------
 
@@ -59,7 +66,7 @@
   }
 
   function refresh() {
-    if (signedOut || regions().length === 0) return;
+    if (signedOut || leaving || regions().length === 0) return;
     refreshWanted = true;
     if (refreshing || refreshTimer !== null) return;
     const waitMs = Math.max(0, lastRefreshAt + REFRESH_GAP_MS - Date.now());
@@ -161,14 +168,29 @@
       up(message);
       return;
     }
+    if (message.type === "subscribed") {
+      // what happened between the page being drawn (or the socket lost) and now
+      refresh();
+      return;
+    }
     if (message.type === "notification") lastNotificationId = message.id;
     if (message.type === "reset") refresh(); // notifications were missed: the page reads them
     if (!(message.type in handlers)) return;
     if (message.type === "job") onJob(message.event);
     for (const handler of handlers[message.type]) handler(message);
-    // a progress event changes only the bar, unless the page follows that one job's timeline
-    const progressOnly = message.type === "job" && message.event.event === "progress" && !liveJob;
-    if (topics.includes(message.type) && !progressOnly) refresh();
+    if (changesRegions(message)) {
+      refresh();
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(refresh, SETTLE_MS);
+    }
+  }
+
+  function changesRegions(message) {
+    if (!topics.includes(message.type)) return false;
+    // a progress event moves only the bar, unless the page follows that one job's timeline
+    if (message.type === "job") return message.event.event !== "progress" || liveJob !== null;
+    if (message.type === "worker") return message.event !== "heartbeat" || topics.includes("heartbeat");
+    return true;
   }
 
   function up(welcome) {
@@ -178,14 +200,11 @@
     clearInterval(pollTimer);
     pollTimer = null;
     if (banner) banner.hidden = true;
-    const allowed = topics.filter((t) => welcome.topics.includes(t));
+    const allowed = feedTopics.filter((t) => welcome.topics.includes(t));
     socket.send(JSON.stringify({ type: "subscribe", topics: allowed, job_id: liveJob }));
-    if (wasDown) refresh(); // whatever happened meanwhile
-    wasDown = false;
   }
 
   function down() {
-    wasDown = true;
     if (bannerTimer === null && banner && banner.hidden) {
       bannerTimer = setTimeout(() => {
         bannerTimer = null;
@@ -230,6 +249,17 @@
       retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     });
   }
+
+  // the page is about to be replaced: a refresh now would be cut off on its way
+  document.addEventListener("submit", (event) => {
+    if (!event.defaultPrevented) leaving = true;
+  });
+  window.addEventListener("pagehide", () => {
+    leaving = true;
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) leaving = false; // back from the history cache
+  });
 
   window.voicepipeLive = {
     /** fn(message) for every message of `topic` (job, worker, notification). */

@@ -60,19 +60,22 @@ async def test_a_wrong_password_is_told_on_the_form(site: Site, browsing: Browsi
     assert not [c for c in await browsing.context.cookies() if c["name"] == SESSION_COOKIE]
 
 
-async def test_a_user_who_is_not_an_admin_is_refused_the_overview(
+async def test_a_user_who_is_not_an_admin_starts_at_their_jobs_and_is_refused_admin_pages(
     site: Site, browsing: Browsing
 ) -> None:
-    browsing.watch.expect(403, "/")
     page = await browsing.new_page()
     await sign_in(page, site.user)
-    await expect(page).to_have_url(site.url + "/")
-    await expect(page.get_by_role("heading", level=1)).to_contain_text("Forbidden (403)")
-    await expect(page.get_by_role("alert")).to_have_text("This page is for admins.")
+    await expect(page).to_have_url(site.url + "/jobs")  # "/" is the admins' overview
     await expect(page.locator(".account-email")).to_have_text(site.user.email)  # signed in
-    await expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
+    sections = page.get_by_role("navigation", name="Sections").get_by_role("link")
+    await expect(sections).to_have_text(["Jobs", "Recordings", "Notifications"])
+    for path in ("/queues", "/workers", "/scheduled", "/failed", "/notifications/system"):
+        browsing.watch.expect(403, path)
+        await page.goto(path)
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("Forbidden (403)")
+        await expect(page.get_by_role("alert")).to_have_text("This page is for admins.")
     await browsing.shot(page, "refused")
-    assert browsing.watch.seen == [(403, "/")]
+    assert [status for status, _ in browsing.watch.seen] == [403] * 5
 
 
 async def test_a_form_posted_without_the_csrf_token_is_refused(

@@ -10,6 +10,7 @@ from tests.support.engine import RunningWorker, job_events, live_events, next_ev
 from tests.support.jobs import broken, echo, progress
 from tests.support.waiting import eventually
 from voicepipe.db.jobs import count_with_status
+from voicepipe.domain.job_info import JobFilters
 from voicepipe.engine.cron import CRON_JOBS
 from voicepipe.errors import InvalidInput
 from voicepipe.history import monitoring, retention
@@ -82,7 +83,7 @@ async def test_retry_all_failed_empties_the_dead_letter_view(resources: Resource
         dead = await monitoring.get_failed_tasks(resources)
         assert {j.task_id for j in dead.items} == {h.job_id for h in failed}
         assert dead.items[0].traceback and "corrupt input" in (dead.items[0].error or "")
-        new_ids = await control.retry_all_failed(resources)
+        new_ids = (await control.retry_matching(resources, JobFilters())).new_job_ids
         assert len(new_ids) == 3
         for job_id in new_ids:
             await job_events(resources, job_id)

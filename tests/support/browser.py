@@ -25,6 +25,7 @@ from playwright._impl._api_structures import SetCookieParam, ViewportSize
 from playwright.async_api import (
     BrowserContext,
     ConsoleMessage,
+    Dialog,
     Page,
     Request,
     Response,
@@ -98,6 +99,13 @@ async def running_site(settings: Settings, resources: Resources) -> AsyncIterato
         await server.close()
 
 
+def is_abandoned_refresh(request: Request) -> bool:
+    """A live refresh (static/live.js) the browser dropped because the page was being left (a form
+    sent, a link followed): nobody was waiting for its answer any more."""
+    live = "x-voicepipe-live" in request.headers  # Playwright gives header names in lower case
+    return live and "ERR_ABORTED" in (request.failure or "")
+
+
 @dataclass
 class Watch:
     """Problems seen on any page of one browser context, and the refusals the test expects."""
@@ -157,6 +165,8 @@ class Watch:
         self._add(f"page error ({page}): {error.error.message}")
 
     def _request_failed(self, request: Request) -> None:
+        if is_abandoned_refresh(request):
+            return
         self._add(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response: Response) -> None:
@@ -268,15 +278,36 @@ class Overflow:
 
 async def sideways_overflow(page: Page) -> Overflow:
     """What makes the page scroll sideways: its scroll width and every element past the right edge
-    of the viewport, except inside the frames that scroll on purpose (charts, tables, code)."""
+    of the viewport, except inside the frames that scroll on purpose (charts, tables, code) and
+    what only screen readers get."""
     width = await page.evaluate("window.innerWidth")
     found = await page.evaluate(
         """(limit) => [document.documentElement.scrollWidth,
             [...document.querySelectorAll("body *")]
             .filter(e => e.getBoundingClientRect().right > limit + 1)
-            .filter(e => !e.closest(".chart-frame, .table-frame, pre.code"))
+            .filter(e => !e.closest(".chart-frame, .table-frame, pre.code, .visually-hidden"))
             .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
                       + (e.className && typeof e.className === "string" ? "." + e.className : ""))]""",
         width,
     )
     return Overflow(int(found[0]), list(found[1]))
+
+
+async def assert_no_sideways_scroll(page: Page) -> None:
+    """At the page's (phone) width nothing makes the page itself scroll sideways."""
+    overflow = await sideways_overflow(page)
+    width = await page.evaluate("window.innerWidth")
+    assert overflow.scroll_width <= width + 1, overflow
+    assert overflow.past_the_edge == [], overflow.past_the_edge[:10]
+
+
+def answer_next_dialog(page: Page, accept: bool = True) -> list[str]:
+    """Say yes (or no) to the next confirm() dialog of `page`; the list returned gets its question."""
+    asked: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", answer)
+    return asked

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import tests.support.jobs  # noqa: F401  (registers the test tasks fail_jobs runs)
 from tests.support.waiting import eventually
 from voicepipe import keys
 from voicepipe.engine import events
-from voicepipe.engine.registry import JobHandle
+from voicepipe.engine.registry import JobHandle, get_task
 from voicepipe.history import monitoring
 from voicepipe.resources import Resources
 from voicepipe.worker.runner import WorkerProcess
@@ -116,3 +117,12 @@ async def run_until_recorded(
     finally:
         await worker.close()
     return handles
+
+
+async def fail_jobs(resources: Resources, count: int) -> list[str]:
+    """`count` jobs of the test task t_broken run by a real worker and recorded as failed; their ids."""
+
+    async def enqueue() -> list[JobHandle]:
+        return [await get_task("t_broken").enqueue(resources) for _ in range(count)]
+
+    return [h.job_id for h in await run_until_recorded(resources, enqueue)]

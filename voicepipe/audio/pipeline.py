@@ -27,6 +27,7 @@ from voicepipe.audio.errors import (
     TransientAudioError,
 )
 from voicepipe.audio.export import export_chunks
+from voicepipe.audio.waveform import PeakCollector, Waveform
 from voicepipe.domain.chunking import (
     FRAME_S,
     SAMPLE_RATE_HZ,
@@ -63,16 +64,19 @@ class RecordingAnalysis:
     detector: str
     quality: AudioQuality
     chunks: tuple[ChunkAnalysis, ...]
+    waveform: Waveform  # for the recording's page, from the same decode
 
 
 def analyse_recording(path: Path, config: ChunkingConfig) -> RecordingAnalysis:
-    """Decode once: detect speech, plan chunks, and measure the recording's and each chunk's
-    quality from the same frames."""
+    """Decode once: detect speech, plan chunks, measure the recording's and each chunk's
+    quality from the same frames, and keep the waveform's peaks."""
     detector = EnergyDetector()
     frames = FrameStream()
+    waveform = PeakCollector()
     features: list[FloatArray] = []
     qualities: list[FrameQuality] = []
     for block in stream_mono_16k(path):
+        waveform.push(block)
         _add_frames(frames.push(block), detector, features, qualities, path.name)
     _add_frames(frames.finish(), detector, features, qualities, path.name)
     duration_s = frames.samples_seen / SAMPLE_RATE_HZ
@@ -116,6 +120,7 @@ def analyse_recording(path: Path, config: ChunkingConfig) -> RecordingAnalysis:
         detector=DETECTOR,
         quality=quality_of(per_frame, speech),
         chunks=chunks,
+        waveform=waveform.waveform(),
     )
 
 

@@ -17,7 +17,16 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so `voicepipe --help` stays fast and modules stay independent.
-    from voicepipe.cli import bench, bench_api, bench_chaos, bench_engine, bench_ws, run, users
+    from voicepipe.cli import (
+        bench,
+        bench_api,
+        bench_chaos,
+        bench_engine,
+        bench_pages,
+        bench_ws,
+        run,
+        users,
+    )
 
     cli.add_command(run.up)
     cli.add_command(run.web_command)
@@ -28,6 +37,7 @@ def _register() -> None:
     cli.add_command(bench.bench)
     bench.bench.add_command(bench_engine.engine)
     bench.bench.add_command(bench_api.api)
+    bench.bench.add_command(bench_pages.pages)
     bench.bench.add_command(bench_chaos.chaos)
     bench.bench.add_command(bench_ws.ws)
     # domain tools

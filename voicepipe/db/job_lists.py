@@ -20,19 +20,20 @@ SEARCHED = "(task_id || ' ' || task_name || ' ' || coalesce(error, ''))"
 SEARCH_PROBE_ROWS = 20_000  # ~25 ms; past it, at most 1 match in 400 rows: few enough for the index
 
 
-class _Params(list[Any]):
+class Params(list[Any]):
     def add(self, value: Any) -> str:
         self.append(value)
         return f"${len(self)}"
 
 
-def _like(term: str) -> str:
+def like_pattern(term: str) -> str:
+    """`term` anywhere in a text, for ILIKE: its own %, _ and \\ taken literally."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
 def _conditions(
-    filters: JobFilters, after: tuple[datetime, str] | None, params: _Params
+    filters: JobFilters, after: tuple[datetime, str] | None, params: Params
 ) -> list[str]:
     where = []
     if filters.statuses:
@@ -64,7 +65,7 @@ async def list_jobs(
     """Newest first by (created_at, task_id), starting after the cursor row."""
     if filters.search:
         return await _search(conn, filters, limit, after, probe_rows)
-    params = _Params()
+    params = Params()
     where = _where(_conditions(filters, after, params))
     sql = f"SELECT {JOB_COLUMNS} FROM jobs {where} {ORDER} LIMIT {params.add(limit)}"
     return [job_info(row) for row in await conn.fetch(sql, *params)]
@@ -81,9 +82,9 @@ async def _search(
     index; the planner cannot tell which is which (it has no statistics for substrings), so up to
     SEARCH_PROBE_ROWS of the newest rows are read first and the index serves only the older rest."""
     assert filters.search is not None
-    params = _Params()
+    params = Params()
     where = _where(_conditions(filters, after, params))
-    like = params.add(_like(filters.search))
+    like = params.add(like_pattern(filters.search))
     probe_sql = f"""SELECT * FROM (
                         SELECT {JOB_COLUMNS}, {SEARCHED} ILIKE {like} AS hit FROM jobs {where}
                         {ORDER} LIMIT {params.add(probe_rows)}) AS newest
@@ -92,15 +93,15 @@ async def _search(
         found = [job_info(row) for row in await conn.fetch(probe_sql, *params)]
         if len(found) == limit:
             return found
-        at = _Params()
+        at = Params()
         edge_sql = f"""SELECT created_at, task_id FROM jobs {_where(_conditions(filters, after, at))}
                        {ORDER} OFFSET {at.add(probe_rows - 1)} LIMIT 1"""
         edge = await conn.fetchrow(edge_sql, *at)
         if edge is None:  # the probe read every row that passes the filters
             return found
-        rest = _Params()
+        rest = Params()
         older = _conditions(filters, (edge["created_at"], edge["task_id"]), rest)
-        older.append(f"{SEARCHED} ILIKE {rest.add(_like(filters.search))}")
+        older.append(f"{SEARCHED} ILIKE {rest.add(like_pattern(filters.search))}")
         sql = f"SELECT {JOB_COLUMNS} FROM jobs {_where(older)} {ORDER} LIMIT {rest.add(limit - len(found))}"
         async with conn.transaction():
             # Only the trigram index finds a rare text fast; keep the planner off the ordered scan.

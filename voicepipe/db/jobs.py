@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -182,27 +181,6 @@ async def timeline(conn: Conn, job_id: str) -> list[JobEvent]:
         job_id,
     )
     return [JobEvent.model_validate(dict(row)) for row in rows]
-
-
-async def failed_jobs(
-    conn: Conn, limit: int, after: tuple[datetime, str] | None, owner_id: int | None = None
-) -> list[JobInfo]:
-    """Jobs that failed for good and were not retried, newest failure first (jobs_failed_idx)."""
-    params: list[Any] = [limit]
-    after_sql = ""
-    if after is not None:
-        after_sql = "AND (completed_at, task_id) < ($2, $3)"
-        params += after
-    if owner_id is not None:
-        params.append(owner_id)
-        after_sql += f" AND owner_id = ${len(params)}"
-    rows = await conn.fetch(
-        f"""SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'failure' {after_sql}
-              AND NOT EXISTS (SELECT 1 FROM jobs rerun WHERE rerun.retry_of = jobs.task_id)
-            ORDER BY completed_at DESC, task_id DESC LIMIT $1""",
-        *params,
-    )
-    return [job_info(row) for row in rows]
 
 
 async def count_with_status(conn: Conn, job_ids: list[str], status: str) -> int:

@@ -33,6 +33,7 @@ class ProcessedAudio:
     detector: str
     quality: AudioQuality
     quality_flags: list[str]
+    waveform: bytes | None = None  # audio.waveform.Waveform.encoded(), for the recording's page
 
 
 async def start(
@@ -76,10 +77,11 @@ async def save_chunks(
             f"""UPDATE recordings SET status = 'processed', duration_s = $2, sample_rate_hz = $3,
                     channels = $4, quality = $5, quality_flags = $6, detector = $7,
                     chunk_count = $8, processed_at = now(), error = NULL, error_kind = NULL,
-                    updated_at = now()
+                    waveform = $9, updated_at = now()
                 WHERE id = $1 RETURNING {RECORDING_COLUMNS}""",
             recording_id, audio.duration_s, audio.sample_rate_hz, audio.channels,
             audio.quality.model_dump(mode="json"), audio.quality_flags, audio.detector, len(chunks),
+            audio.waveform,
         )  # fmt: skip
     return recording_of(row) if row else None
 

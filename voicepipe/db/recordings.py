@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from voicepipe.db.job_lists import like_pattern
 from voicepipe.db.jobs import Conn
 from voicepipe.domain.recordings import Chunk, Recording
 
@@ -74,11 +75,6 @@ async def set_title(conn: Conn, recording_id: int, title: str) -> None:
     )
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def list_recordings(
     conn: Conn,
     *,
@@ -103,7 +99,7 @@ async def list_recordings(
     if statuses:
         where.append(f"status = ANY({add(statuses)}::text[])")
     if search:
-        like = add(_like(search))
+        like = add(like_pattern(search))
         where.append(f"(coalesce(title, '') ILIKE {like} OR original_name ILIKE {like})")
     if created_after is not None:
         where.append(f"created_at >= {add(created_after)}")
@@ -127,6 +123,72 @@ async def chunks_of(conn: Conn, recording_id: int, limit: int, after_position: i
         recording_id, after_position, limit,
     )  # fmt: skip
     return [Chunk.model_validate(dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """Where a chunk lies in its recording, for the timeline of the recording's page."""
+
+    id: int
+    position: int
+    start_s: float
+    end_s: float
+    status: str
+
+
+async def chunk_spans(conn: Conn, recording_id: int, limit: int) -> list[ChunkSpan]:
+    """The first `limit` chunks of a recording in order, only where they lie."""
+    rows = await conn.fetch(
+        """SELECT id, position, start_s, end_s, status FROM chunks WHERE recording_id = $1
+           ORDER BY position LIMIT $2""",
+        recording_id, limit,
+    )  # fmt: skip
+    return [ChunkSpan(**dict(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class ChunkTranscription:
+    id: int
+    chunk_id: int
+    contributor_id: int
+    contributor_email: str | None
+    text: str
+    flagged_spam: bool
+    spam_reason: str | None
+    created_at: datetime
+
+
+async def transcriptions_of(
+    conn: Conn, chunk_ids: list[int], per_chunk: int
+) -> list[ChunkTranscription]:
+    """The first `per_chunk` transcriptions of each chunk, oldest first, with who wrote them."""
+    rows = await conn.fetch(
+        """SELECT t.id, c.id AS chunk_id, t.contributor_id, u.email AS contributor_email, t.text,
+                  t.flagged_spam, t.spam_reason, t.created_at
+           FROM unnest($1::bigint[]) AS c (id)
+           CROSS JOIN LATERAL (
+               SELECT id, contributor_id, text, flagged_spam, spam_reason, created_at
+               FROM transcriptions WHERE chunk_id = c.id ORDER BY created_at, id LIMIT $2
+           ) t
+           LEFT JOIN users u ON u.id = t.contributor_id
+           ORDER BY c.id, t.created_at, t.id""",
+        chunk_ids, per_chunk,
+    )  # fmt: skip
+    return [ChunkTranscription(**dict(row)) for row in rows]
+
+
+async def waveform_of(conn: Conn, recording_id: int) -> bytes | None:
+    """The packed waveform (audio.waveform) its last processing kept; None before 0017."""
+    data: bytes | None = await conn.fetchval(
+        "SELECT waveform FROM recordings WHERE id = $1", recording_id
+    )
+    return data
+
+
+async def emails_of(conn: Conn, user_ids: list[int]) -> dict[int, str]:
+    """The email of each of these users that exists (the owners of a page of recordings)."""
+    rows = await conn.fetch("SELECT id, email FROM users WHERE id = ANY($1::bigint[])", user_ids)
+    return {row["id"]: row["email"] for row in rows}
 
 
 @dataclass(frozen=True)

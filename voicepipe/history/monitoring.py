@@ -17,6 +17,7 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from voicepipe import keys
+from voicepipe.db import dead_letter as dead_letter_db
 from voicepipe.db import job_lists, job_rollups, job_stats
 from voicepipe.db import jobs as jobs_db
 from voicepipe.domain.histogram import quantiles
@@ -71,17 +72,50 @@ async def list_jobs(
 
 
 async def get_failed_tasks(
-    resources: Resources, page: PageRequest | None = None, owner_id: int | None = None
+    resources: Resources,
+    page: PageRequest | None = None,
+    owner_id: int | None = None,
+    filters: JobFilters | None = None,
 ) -> JobPage:
-    """The dead-letter view: jobs that failed for good, newest failure first, with their errors
-    (only `owner_id`'s when given)."""
+    """The dead-letter view: jobs that failed for good and were not retried, newest failure
+    first, with their errors (narrowed by queue, task, search and `owner_id` when given).
+
+    A job retried a moment ago is left out although its rerun is not recorded yet (the history
+    learns of it from the rerun's queued event): whoever just pressed "retry" sees it gone."""
     page = page or PageRequest()
     after = decode_cursor(page.cursor) if page.cursor else None
-    rows = await jobs_db.failed_jobs(resources.db, page.limit + 1, after, owner_id)
+    wanted = (filters or JobFilters()).model_copy(update={"owner_id": owner_id})
+    rows = await dead_letter_db.failed_page(resources.db, wanted, page.limit + 1, after)
     items = rows[: page.limit]
     last = items[-1] if len(rows) > page.limit else None
     cursor = encode_cursor(last.completed_at, last.task_id) if last and last.completed_at else None
-    return JobPage(items=items, next_cursor=cursor)
+    retried = await _retried(resources, [job.task_id for job in items])
+    return JobPage(items=[job for job in items if job.task_id not in retried], next_cursor=cursor)
+
+
+async def count_failed(resources: Resources, filters: JobFilters, up_to: int) -> int:
+    """How many dead-letter jobs match `filters`, counted up to `up_to` + 1 (more than `up_to`
+    reads as "more than"): a bounded read however large the dead letter grows."""
+    ids = await dead_letter_db.failed_ids(resources.db, filters, up_to + 1)
+    return len(ids) - len(await _retried(resources, ids))
+
+
+async def get_retried_as(resources: Resources, job_id: str) -> str | None:
+    """The id of the job that re-runs `job_id`, if it was retried (a job is retried once)."""
+    async with resources.redis.pipeline(transaction=False) as pipe:
+        pipe.get(keys.retried_as(job_id))
+        (marker,) = await pipe.execute()
+    return marker.decode() if isinstance(marker, bytes) else marker
+
+
+async def _retried(resources: Resources, job_ids: list[str]) -> set[str]:
+    """Which of `job_ids` were retried (the marker the retry script sets with the rerun)."""
+    if not job_ids:
+        return set()
+    async with resources.redis.pipeline(transaction=False) as pipe:
+        pipe.mget([keys.retried_as(job_id) for job_id in job_ids])
+        (markers,) = await pipe.execute()
+    return {job_id for job_id, marker in zip(job_ids, markers, strict=True) if marker}
 
 
 def _from_ms(ms: float) -> datetime:

@@ -12,13 +12,18 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from voicepipe import keys
-from voicepipe.domain.job_info import PageRequest
+from voicepipe.db import dead_letter as dead_letter_db
+from voicepipe.domain.job_info import (
+    JobFilters,
+)
 from voicepipe.domain.jobs import JobPriority, JobStatus
 from voicepipe.engine import heartbeats, unqueue
 from voicepipe.engine.lua import LuaScript
@@ -137,22 +142,6 @@ async def retry(resources: Resources, job_id: str, countdown_s: float = 0.0) -> 
     return ActionResult(job_id=job_id, action="retry", outcome="queued", new_job_id=new_id)
 
 
-async def retry_all_failed(resources: Resources, countdown_s: float = 0.0) -> list[str]:
-    """Retry every job in the dead-letter view; returns the new job ids."""
-    new_ids: list[str] = []
-    page = PageRequest(limit=500)
-    while True:
-        failed = await monitoring.get_failed_tasks(resources, page)
-        for job in failed.items:
-            try:
-                new_ids.append((await retry(resources, job.task_id, countdown_s)).new_job_id or "")
-            except Conflict:
-                continue  # retried meanwhile by someone else
-        if failed.next_cursor is None:
-            return new_ids
-        page = PageRequest(limit=500, cursor=failed.next_cursor)
-
-
 async def purge_queue(resources: Resources, queue: str) -> int:
     """Remove every job waiting in `queue`, each recorded as cancelled; returns how many."""
     if queue not in QUEUES:
@@ -217,3 +206,67 @@ async def _still_running(redis: ArqRedis, running_key: str, job_id: str) -> bool
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RetryOutcome(BaseModel):
+    """What retrying several jobs did: the new jobs' ids, the jobs someone retried already (not
+    an error: the job runs again either way), and those that could not be retried, with why."""
+
+    new_job_ids: list[str] = Field(default_factory=list)
+    already_retried: list[str] = Field(default_factory=list)
+    refused: dict[str, str] = Field(default_factory=dict)
+
+
+MAX_SELECTED = 500  # job ids one "retry selected" takes (a page shows 50)
+DEAD_LETTER_PAGE = 500  # rows read at a time while retrying all that match
+
+
+async def retry_selected(
+    resources: Resources, job_ids: Sequence[str], countdown_s: float = 0.0
+) -> RetryOutcome:
+    """Retry each of `job_ids` (each once, in the order given)."""
+    if countdown_s < 0:
+        raise InvalidInput("countdown must be zero or more seconds")
+    chosen = list(dict.fromkeys(job_ids))
+    if not chosen:
+        raise InvalidInput("no job was selected")
+    if len(chosen) > MAX_SELECTED:
+        raise InvalidInput(f"select at most {MAX_SELECTED} jobs at a time, not {len(chosen)}")
+    outcome = RetryOutcome()
+    for job_id in chosen:
+        await _retry_into(resources, job_id, countdown_s, outcome)
+    return outcome
+
+
+async def retry_matching(
+    resources: Resources, filters: JobFilters, countdown_s: float = 0.0
+) -> RetryOutcome:
+    """Retry every dead-letter job matching `filters` (queue, task name, search; JobFilters()
+    for all of them)."""
+    if countdown_s < 0:
+        raise InvalidInput("countdown must be zero or more seconds")
+    outcome = RetryOutcome()
+    after: tuple[datetime, str] | None = None
+    while True:
+        rows = await dead_letter_db.failed_page(resources.db, filters, DEAD_LETTER_PAGE, after)
+        for job in rows:
+            await _retry_into(resources, job.task_id, countdown_s, outcome)
+        if len(rows) < DEAD_LETTER_PAGE or rows[-1].completed_at is None:
+            return outcome
+        after = (rows[-1].completed_at, rows[-1].task_id)
+
+
+async def _retry_into(
+    resources: Resources, job_id: str, countdown_s: float, outcome: RetryOutcome
+) -> None:
+    try:
+        result = await retry(resources, job_id, countdown_s)
+    except Conflict as exc:
+        if await resources.redis.exists(keys.retried_as(job_id)):
+            outcome.already_retried.append(job_id)
+        else:
+            outcome.refused[job_id] = str(exc)
+    except NotFound as exc:
+        outcome.refused[job_id] = str(exc)
+    else:
+        outcome.new_job_ids.append(result.new_job_id or "")

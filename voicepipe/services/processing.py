@@ -155,6 +155,7 @@ async def _run(
         channels=analysis.channels, detector=analysis.detector,
         quality=analysis.quality,
         quality_flags=quality_flags(analysis.quality, quality_thresholds(settings)),
+        waveform=analysis.waveform.encoded(),
     )  # fmt: skip
     async with ctx.resources.db.acquire() as conn:
         return await processing_db.save_chunks(conn, recording.id, chunks, audio)

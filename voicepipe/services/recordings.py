@@ -12,20 +12,23 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
 from voicepipe.audio.storage import Storage
+from voicepipe.audio.waveform import Waveform
 from voicepipe.db import recordings as recordings_db
-from voicepipe.db.recordings import BatchJob
+from voicepipe.db.recordings import BatchJob, ChunkSpan, ChunkTranscription
+from voicepipe.db.users import UserRow
 from voicepipe.domain.batches import BatchSummary
 from voicepipe.domain.job_info import decode_cursor, encode_cursor
 from voicepipe.domain.recordings import Chunk, Recording
 from voicepipe.engine.registry import get_task
 from voicepipe.errors import Conflict, InvalidInput, NotFound, TooLarge, VoicepipeError
 from voicepipe.resources import Resources
-from voicepipe.services import batches, control, uploads
+from voicepipe.services import batches, control, crowd, uploads
 from voicepipe.services.uploads import StoredUpload
 
 log = logging.getLogger(__name__)
@@ -99,12 +102,76 @@ async def list_chunks(
 ) -> Page[Chunk]:
     """A recording's chunks in order; the cursor is the last position of the previous page."""
     await get_recording(resources, viewer, recording_id)
+    return await _chunk_page(resources, recording_id, limit, cursor)
+
+
+async def _chunk_page(
+    resources: Resources, recording_id: int, limit: int, cursor: str | None
+) -> Page[Chunk]:
     if cursor is not None and not (cursor.isdigit() and len(cursor) < 10):
         raise InvalidInput("the page cursor is not one this server gave out")
     after = int(cursor) if cursor is not None else -1
     rows = await recordings_db.chunks_of(resources.db, recording_id, limit + 1, after)
     items = rows[:limit]
     return Page(items, str(items[-1].position) if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class RecordingDetail:
+    """What a recording's page shows: the recording, its waveform (None if it was processed
+    before waveforms were kept), where its first chunks lie, one page of chunks in full and the
+    first transcriptions of each."""
+
+    recording: Recording
+    waveform: Waveform | None
+    spans: list[ChunkSpan]
+    chunks: Page[Chunk]
+    transcriptions: dict[int, list[ChunkTranscription]]  # by chunk id
+
+
+async def recording_detail(
+    resources: Resources,
+    viewer: int | None,
+    recording_id: int,
+    *,
+    chunk_limit: int,
+    chunk_cursor: str | None,
+    max_spans: int,
+    per_chunk: int,
+) -> RecordingDetail:
+    """Every part read at once, each bounded: `max_spans` chunk spans, `chunk_limit` chunks from
+    `chunk_cursor` (list_chunks' cursor), `per_chunk` transcriptions of each of those."""
+    recording = await get_recording(resources, viewer, recording_id)
+    packed, spans, chunks = await asyncio.gather(
+        recordings_db.waveform_of(resources.db, recording_id),
+        recordings_db.chunk_spans(resources.db, recording_id, max_spans),
+        _chunk_page(resources, recording_id, chunk_limit, chunk_cursor),
+    )
+    written = await recordings_db.transcriptions_of(
+        resources.db, [c.id for c in chunks.items], per_chunk
+    )
+    by_chunk: dict[int, list[ChunkTranscription]] = {}
+    for transcription in written:
+        by_chunk.setdefault(transcription.chunk_id, []).append(transcription)
+    waveform = Waveform.decoded(packed) if packed else None
+    return RecordingDetail(recording, waveform, spans, chunks, by_chunk)
+
+
+async def chunk_audio_path(
+    resources: Resources, user: UserRow, recording_id: int, chunk_id: int
+) -> Path:
+    """The FLAC of one chunk of a recording `user` may see (the crowd's chunk audio, narrowed
+    to the recording's owner and admins)."""
+    await get_recording(resources, None if user.role == "admin" else user.id, recording_id)
+    chunk = await crowd.visible_chunk(resources, user, chunk_id)
+    if chunk.recording_id != recording_id:
+        raise NotFound(f"no chunk with id {chunk_id} in recording {recording_id}")
+    return await crowd.chunk_audio_path(resources, user, chunk_id)
+
+
+async def owner_emails(resources: Resources, recordings: list[Recording]) -> dict[int, str]:
+    ids = sorted({r.owner_id for r in recordings if r.owner_id is not None})
+    return await recordings_db.emails_of(resources.db, ids) if ids else {}
 
 
 async def delete_recording(resources: Resources, viewer: int | None, recording_id: int) -> Deleted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from voicepipe.domain.job_info import JobFilters
 from voicepipe.services import control
 from voicepipe.services.control import ActionResult
 from voicepipe.web.api import Call
@@ -28,8 +29,8 @@ async def job_action(call: Call) -> ActionResult:
 
 async def retry_failed(call: Call) -> RetriedFailed:
     body: RetryFailedRequest = call.body
-    new_ids = await control.retry_all_failed(call.resources, body.countdown or 0.0)
-    return RetriedFailed(new_job_ids=new_ids)
+    outcome = await control.retry_matching(call.resources, JobFilters(), body.countdown or 0.0)
+    return RetriedFailed(new_job_ids=outcome.new_job_ids)
 
 
 async def purge_queue(call: Call) -> Purged:

@@ -3,12 +3,36 @@ templates/static/, each page module's routes added here (pages sit apart from th
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from voicepipe.paths import templates_dir
-from voicepipe.web.pages import login, overview
+
+
+def page_modules() -> list[ModuleType]:
+    """Every module with page routes (each has a `ROUTES` table)."""
+    from voicepipe.web.pages import login, overview
+
+    modules: list[ModuleType] = [login, overview]
+    from voicepipe.web.pages import job_detail, jobs
+
+    modules += [jobs, job_detail]
+    from voicepipe.web.pages import queues, scheduled, workers
+
+    modules += [queues, workers, scheduled]
+    from voicepipe.web.pages import failed
+
+    modules += [failed]
+    from voicepipe.web.pages import notifications, webhooks
+
+    modules += [notifications, webhooks]
+    from voicepipe.web.pages import recordings
+
+    modules += [recordings]
+    return modules
 
 
 def setup_pages(app: web.Application) -> None:
@@ -19,5 +43,5 @@ def setup_pages(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     app.router.add_static("/static/", templates_dir() / "static", name="static")
-    for module in (login, overview):
+    for module in page_modules():
         app.router.add_routes(module.ROUTES)
