@@ -4,52 +4,28 @@ matches the statistics, it obeys the CSP (no inline script or style), and it is 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 import tests.support.jobs  # noqa: F401  (registers the test tasks)
 from tests.support.engine import run_until_recorded
+from tests.support.pages import (  # noqa: F401  (the fixtures)
+    MAX_HTML_BYTES,
+    Outline,
+    PagesSite,
+    Signed,
+    admin_fixture,
+    site_fixture,
+    user_fixture,
+)
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.engine.registry import JobHandle, get_task
 from voicepipe.history import monitoring
 from voicepipe.resources import Resources, open_resources
 from voicepipe.services import sessions
-from voicepipe.services.accounts import create_user
 from voicepipe.services.notifications.alerts import evaluate
 from voicepipe.settings import Settings
 from voicepipe.tasks.ping import ping
-from voicepipe.web.app import init_app
-
-MAX_HTML_BYTES = 200 * 1024
-
-
-@dataclass
-class Site:
-    client: TestClient[Any, Any]
-    admin_cookie: dict[str, str]
-    user_cookie: dict[str, str]
-
-
-@pytest.fixture(name="site")
-async def site_fixture(settings: Settings, resources: Resources) -> AsyncIterator[Site]:
-    admin = await create_user(resources.db, "admin@example.org", admin=True)
-    user = await create_user(resources.db, "user@example.org")
-    client: TestClient[Any, Any] = TestClient(TestServer(init_app(settings)))
-    await client.start_server()
-    cookie = sessions.SESSION_COOKIE
-    yield Site(
-        client,
-        {cookie: await sessions.create(resources, admin.id)},
-        {cookie: await sessions.create(resources, user.id)},
-    )
-    await client.close()
 
 
 async def run_jobs(resources: Resources, pings: int) -> tuple[list[str], str]:
@@ -63,16 +39,12 @@ async def run_jobs(resources: Resources, pings: int) -> tuple[list[str], str]:
     return [h.job_id for h in handles], broken.job_id
 
 
-class Page(HTMLParser):
-    """What the tests read from a page: tile counts by status, links, and the CSP-relevant parts."""
+class Page(Outline):
+    """What the tests read from the overview: tile counts by status, charts, the CSRF fields."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tiles: dict[str, list[int]] = {}
-        self.links: list[str] = []
-        self.inline_scripts = 0
-        self.styles = 0
-        self.style_attributes = 0
         self.svgs = 0
         self.rects = 0
         self.hidden_csrf: list[str] = []
@@ -80,14 +52,10 @@ class Page(HTMLParser):
         self._in_count = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        super().handle_starttag(tag, attrs)
         a = dict(attrs)
-        self.style_attributes += "style" in a
-        self.styles += tag == "style"
-        self.inline_scripts += tag == "script" and not a.get("src")
         self.svgs += tag == "svg"
         self.rects += tag == "rect"
-        if tag == "a" and a.get("href"):
-            self.links.append(str(a["href"]))
         if tag == "input" and a.get("name") == "csrf_token":
             self.hidden_csrf.append(str(a.get("value")))
         if tag == "li" and a.get("data-status"):
@@ -95,20 +63,15 @@ class Page(HTMLParser):
         self._in_count = self._tile is not None and "tile-count" in (a.get("class") or "")
 
     def handle_data(self, data: str) -> None:
+        super().handle_data(data)
         if self._in_count and self._tile:
             self.tiles.setdefault(self._tile, []).append(int(data.replace(",", "")))
             self._in_count = False
             self._tile = None
 
 
-def parse(html: str) -> Page:
-    page = Page()
-    page.feed(html)
-    return page
-
-
 async def test_the_overview_shows_the_recorded_jobs_and_obeys_the_csp(
-    site: Site, settings: Settings, resources: Resources
+    admin: Signed, settings: Settings, resources: Resources
 ) -> None:
     ping_ids, broken_id = await run_jobs(resources, pings=3)
     # make the failure-rate alert fire: one failure of one job is enough with these thresholds
@@ -116,14 +79,14 @@ async def test_the_overview_shows_the_recorded_jobs_and_obeys_the_csp(
     async with open_resources(strict) as evaluator:
         await evaluate(evaluator, datetime.now(UTC))
 
-    response = await site.client.get("/?window=1h", cookies=site.admin_cookie)
+    response = await admin.get_response("/?window=1h")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert response.headers["Cache-Control"] == "no-store"
     body = await response.read()
     assert len(body) < MAX_HTML_BYTES
     html = body.decode()
-    page = parse(html)
+    page = Page.of(html)
 
     stats = await monitoring.get_statistics(resources, "1h")
     assert stats.by_status[JobStatus.SUCCESS] == 3 and stats.by_status[JobStatus.FAILURE] == 1
@@ -147,15 +110,13 @@ async def test_the_overview_shows_the_recorded_jobs_and_obeys_the_csp(
     assert re.search(r'<div id="live-banner"[^>]*\bhidden\b', html)
     assert "admin@example.org" in html
     # the CSP allows no inline script or style: none is there
-    assert (page.inline_scripts, page.styles, page.style_attributes) == (0, 0, 0)
+    assert page.inline == 0
     assert "<script>" not in html and "style=" not in html
 
 
-async def test_an_empty_system_renders_and_an_unknown_window_falls_back(site: Site) -> None:
-    response = await site.client.get("/?window=nonsense", cookies=site.admin_cookie)
-    assert response.status == 200
-    html = await response.text()
-    page = parse(html)
+async def test_an_empty_system_renders_and_an_unknown_window_falls_back(admin: Signed) -> None:
+    html = await admin.page("/?window=nonsense")
+    page = Page.of(html)
     assert all(counts == [0] for counts in page.tiles.values()) and len(page.tiles) == 7
     assert re.search(r'href="/\?window=24h" aria-current="true"', html)
     assert "No job has failed." in html and "No alert is firing." in html
@@ -163,19 +124,21 @@ async def test_an_empty_system_renders_and_an_unknown_window_falls_back(site: Si
     assert "No worker is alive" in html
 
 
-async def test_the_overview_is_for_signed_in_admins_only(site: Site) -> None:
-    anonymous = await site.client.get("/?window=7d", allow_redirects=False)
+async def test_the_overview_is_for_signed_in_admins_only(
+    site: PagesSite, admin: Signed, user: Signed
+) -> None:
+    anonymous = await site.anonymous.get("/?window=7d", allow_redirects=False)
     assert anonymous.status == 303
     location = urlsplit(anonymous.headers["Location"])
     assert location.path == "/login" and parse_qs(location.query)["next"] == ["/?window=7d"]
 
-    stale = await site.client.get(
+    stale = await site.anonymous.get(
         "/", cookies={sessions.SESSION_COOKIE: "not-a-session"}, allow_redirects=False
     )
     assert stale.status == 303
 
-    user = await site.client.get("/", cookies=site.user_cookie, allow_redirects=False)
-    assert user.status == 303 and user.headers["Location"] == "/jobs"  # a user starts at their jobs
+    users = await user.get_response("/")  # a user starts at their jobs
+    assert users.status == 303 and users.headers["Location"] == "/jobs"
 
-    admin = await site.client.get("/", cookies=site.admin_cookie, allow_redirects=False)
-    assert admin.status == 200  # the same request with an admin's session gets the page
+    admins = await admin.get_response("/")  # the same request with an admin's session
+    assert admins.status == 200  # gets the page
