@@ -5,8 +5,9 @@
 // page that shows them); data-live-job narrows job events to one job. A region is an element with an id and
 // data-region: a refresh fetches the page's own URL once and swaps each region for its fresh copy
 // (the server renders the page the same way it did the first time: one way to draw it). Without
-// any refresh, progress bars ([data-job-progress]) and status badges ([data-job-status]) follow
-// their job's events at once.
+// any refresh, progress bars ([data-job-progress], and [data-job-progress-info] for the text a task
+// reports with its progress) and status badges ([data-job-status]) follow their job's events at
+// once.
 //
 // While the socket is down a banner says so, the regions are refreshed every 10 s (polling), and
 // the socket reconnects with backoff, asking for the notifications it missed (`since`).
@@ -143,6 +144,13 @@
     if (text) text.textContent = total > 0 ? `${current} / ${total}` : "—";
   }
 
+  // what a task said with its progress ({"stage": "exporting"}), as job.html writes it
+  function infoText(info) {
+    if (info == null) return "";
+    if (typeof info !== "object") return String(info);
+    return Object.entries(info).map(([key, value]) => `${key}: ${value}`).join(", ");
+  }
+
   function showStatus(element, status) {
     element.textContent = status;
     for (const name of Array.from(element.classList)) {
@@ -154,6 +162,9 @@
   function onJob(event) {
     if (event.event === "progress" && event.progress) {
       for (const element of byData("data-job-progress", event.job_id)) showProgress(element, event.progress);
+      for (const element of byData("data-job-progress-info", event.job_id)) {
+        element.textContent = infoText(event.progress.info);
+      }
     }
     const status = statusOf(event);
     if (status) {
@@ -187,8 +198,8 @@
 
   function changesRegions(message) {
     if (!topics.includes(message.type)) return false;
-    // a progress event moves only the bar, unless the page follows that one job's timeline
-    if (message.type === "job") return message.event.event !== "progress" || liveJob !== null;
+    // a progress event moves only its bar (the timeline leaves progress out)
+    if (message.type === "job") return message.event.event !== "progress";
     if (message.type === "worker") return message.event !== "heartbeat" || topics.includes("heartbeat");
     return true;
   }

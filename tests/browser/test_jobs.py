@@ -126,6 +126,25 @@ async def test_a_job_enqueued_through_the_api_appears_live_and_its_progress_move
     await expect(page.locator("#job-actions form")).to_have_count(0)  # a success allows none
 
 
+async def test_the_job_page_follows_its_job_live(
+    as_admin: Browsing, site: Site, worker: RunningWorker
+) -> None:
+    handle = await STEPPED.enqueue(site.resources, steps=STEPS)
+    await recorded(site.resources, handle.job_id, JobStatus.STARTED)
+    page = await open_live(as_admin, f"/jobs/{handle.job_id}")
+    bar = page.locator(f'.job-progress [data-job-progress="{handle.job_id}"]')
+    await expect(bar.locator(".progress-text")).to_have_text(f"1 / {STEPS}")
+    await expect(page.locator(".job-progress [data-job-progress-info]")).to_have_text(
+        "stage: stepping"
+    )
+    await site.resources.redis.rpush(_go_key(handle.job_id), "go")
+    await expect(bar.locator(".progress-text")).to_have_text(f"2 / {STEPS}")
+    await site.resources.redis.rpush(_go_key(handle.job_id), "go")
+    await expect(page.locator("#job-facts .badge")).to_have_text("success")
+    await expect(page.locator("#job-timeline tbody tr")).to_have_count(3)  # ..., success
+    assert await not_reloaded(page)
+
+
 async def test_cancel_from_the_job_page_asks_first_and_cancels(
     as_admin: Browsing, site: Site, worker: RunningWorker
 ) -> None:
