@@ -99,11 +99,14 @@ async def running_site(settings: Settings, resources: Resources) -> AsyncIterato
         await server.close()
 
 
-def is_abandoned_refresh(request: Request) -> bool:
-    """A live refresh (static/live.js) the browser dropped because the page was being left (a form
-    sent, a link followed): nobody was waiting for its answer any more."""
+def is_abandoned(request: Request) -> bool:
+    """A background request the browser dropped because the page was being left (a form sent, a
+    link followed): a live refresh (static/live.js) or the icon Chromium fetches after a page has
+    loaded. Nobody was waiting for either any more."""
+    if "ERR_ABORTED" not in (request.failure or ""):
+        return False
     live = "x-voicepipe-live" in request.headers  # Playwright gives header names in lower case
-    return live and "ERR_ABORTED" in (request.failure or "")
+    return live or urlsplit(request.url).path == "/static/favicon.svg"
 
 
 @dataclass
@@ -165,7 +168,7 @@ class Watch:
         self._add(f"page error ({page}): {error.error.message}")
 
     def _request_failed(self, request: Request) -> None:
-        if is_abandoned_refresh(request):
+        if is_abandoned(request):
             return
         self._add(f"request failed: {request.method} {request.url}: {request.failure}")
 
