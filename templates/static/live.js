@@ -11,8 +11,8 @@
 //
 // While the socket is down a banner says so, the regions are refreshed every 10 s (polling), and
 // the socket reconnects with backoff, asking for the notifications it missed (`since`).
-// A region with data-hold is not swapped while the reader points at it, has the focus in it or
-// has ticked a checkbox in it: a list does not jump under the reader's hand.
+// A region with data-hold is not swapped while the reader points at it, has the keyboard focus in
+// it or has ticked a checkbox in it: a list does not jump under the reader's hand.
 "use strict";
 
 (() => {
@@ -60,9 +60,11 @@
 
   function isHeld(region) {
     if (!region.hasAttribute("data-hold")) return false;
+    // keyboard focus only: a box ticked with the mouse keeps the focus after it is unticked
     const focus = document.activeElement;
+    const keyboard = focus !== null && focus !== body && focus.matches(":focus-visible");
     return region.matches(":hover")
-      || (focus !== null && focus !== body && region.contains(focus))
+      || (keyboard && region.contains(focus))
       || region.querySelector('input[type="checkbox"]:checked') !== null;
   }
 

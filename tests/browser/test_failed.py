@@ -81,6 +81,26 @@ async def test_a_job_failing_while_the_page_is_open_appears_in_it(
     await expect(page.locator("#failed-summary")).to_contain_text("1 failed job in the dead letter")
 
 
+async def test_the_list_holds_still_while_a_row_is_ticked(
+    as_admin: Browsing, resources: Resources
+) -> None:
+    (first,) = await fail_jobs(resources, 1)
+    page = await as_admin.open("/failed")
+    rows = page.locator("#failed-list tbody tr[data-job-id]")
+    await expect(rows).to_have_count(1)
+    ticked = page.get_by_label(f"Select job {first}")
+    await ticked.check()
+    await page.mouse.move(0, 0)  # the pointer away from the list: only the tick holds it
+    await fail_jobs(resources, 1)
+    # the summary above the list learns of the new failure; the list under the tick stays
+    await expect(page.locator("#failed-summary")).to_contain_text("2 failed jobs")
+    await expect(rows).to_have_count(1)
+    await expect(ticked).to_be_checked()
+    await ticked.uncheck()
+    await page.mouse.move(0, 0)
+    await expect(rows).to_have_count(2)  # released: the list catches up
+
+
 async def test_on_a_phone_the_failed_page_does_not_scroll_sideways(
     as_admin: Browsing, resources: Resources
 ) -> None:
