@@ -3,17 +3,26 @@ failure listed, the window links, a phone's width without sideways scrolling, an
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.support.browser import PHONE, Browsing, Focus, focused, sideways_overflow
 from tests.support.engine import run_until_recorded
+from tests.support.waiting import eventually
 from voicepipe.engine.registry import JobHandle
 from voicepipe.resources import Resources
 from voicepipe.tasks.ping import ping
 
 PINGS = 3
 WINDOWS = (("1 h", "1h"), ("7 d", "7d"), ("24 h", "24h"))  # as written, ?window=
+
+
+async def drawn_height(element: Locator) -> float:
+    """Its height on screen, 0 while a live refresh swaps it for its fresh copy."""
+    box = await element.bounding_box()
+    return box["height"] if box is not None else 0.0
 
 
 @pytest.fixture
@@ -40,11 +49,10 @@ async def test_the_overview_shows_the_jobs_and_its_windows_work(
     await expect(page.locator('#counts li[data-status="pending"] .tile-count')).to_have_text("0")
     charts = page.locator("#charts svg.chart-svg")
     await expect(charts).to_have_count(2)
-    for index in range(2):  # by position: a live refresh may have redrawn the charts meanwhile
+    for index in range(2):
         chart = charts.nth(index)
         await expect(chart).to_be_visible()
-        box = await chart.bounding_box()
-        assert box is not None and box["height"] > 50  # drawn, not collapsed
+        assert await eventually(partial(drawn_height, chart), what="the chart drawn") > 50
     await expect(page.get_by_role("img", name="Failure rate", exact=False)).to_be_visible()
     await expect(page.locator("#charts .bar-failure .chart-value")).to_have_text(["25 %"] * 3)
     failures = page.locator("#failures tbody tr")
