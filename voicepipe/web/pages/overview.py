@@ -13,14 +13,15 @@ from aiohttp import web
 
 from voicepipe.domain.alerts import AlertState
 from voicepipe.domain.job_info import JobInfo, PageRequest
-from voicepipe.domain.job_views import QueueLength, Statistics
+from voicepipe.domain.job_views import Statistics
 from voicepipe.domain.jobs import JobStatus
 from voicepipe.engine.heartbeats import get_workers
 from voicepipe.history import monitoring
 from voicepipe.services.notifications.alerts import current_alerts
-from voicepipe.services.notifications.alerts_readings import QueueWork, queue_work
+from voicepipe.services.notifications.alerts_readings import queue_work
 from voicepipe.web.context import resources_of
-from voicepipe.web.pages import charts
+from voicepipe.web.pages import charts, queues
+from voicepipe.web.pages.queues import QueueRow
 from voicepipe.web.pages.render import Cell, Column, Table, age, duration, render_page, when
 from voicepipe.web.pages.session import require_user
 
@@ -72,7 +73,7 @@ async def overview_context(request: web.Request, window: str, now: datetime) -> 
         "throughput": throughput_chart(selected, WINDOWS[window]),
         "failure_rates": failure_rate_chart(stats),
         "timings": timings_table(selected, WINDOWS[window]),
-        "queues": queues_table(lengths, work, now_ms),
+        "queues": queues_table(queues.rows_of(lengths, work, workers, now_ms)),
         "workers": workers_table(workers, time.time()),
         "worker_count": len(workers),
         "failures": failures_table(failed.items),
@@ -139,8 +140,7 @@ def timings_table(stats: Statistics, window_text: str) -> Table:
     return table
 
 
-def queues_table(lengths: list[QueueLength], work: list[QueueWork], now_ms: int) -> Table:
-    oldest = {w.queue: w.oldest_ms for w in work}
+def queues_table(rows: list[QueueRow]) -> Table:
     table = Table(
         "Jobs per queue, now",
         [Column("Queue", names_row=True), Column("Ready", numeric=True), Column("Deferred", numeric=True),
@@ -148,10 +148,10 @@ def queues_table(lengths: list[QueueLength], work: list[QueueWork], now_ms: int)
         css="stack",
         caption_visible=False,
     )  # fmt: skip
-    for q in lengths:
-        since_ms = oldest.get(q.queue)
-        waited = "—" if since_ms is None else duration(max(0, now_ms - since_ms) / 1000)
-        table.add(q.queue, f"{q.ready:,}", f"{q.deferred:,}", f"{q.running:,}", waited)
+    for q in rows:
+        table.add(
+            q.queue, f"{q.ready:,}", f"{q.deferred:,}", f"{q.running:,}", duration(q.oldest_wait_s)
+        )
     return table
 
 
