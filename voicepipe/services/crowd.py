@@ -39,11 +39,15 @@ async def visible_chunk(resources: Resources, user: UserRow, chunk_id: int) -> C
 
 
 async def chunk_audio_path(resources: Resources, user: UserRow, chunk_id: int) -> Path:
-    chunk = await visible_chunk(resources, user, chunk_id)
+    return audio_path_of(resources, await visible_chunk(resources, user, chunk_id))
+
+
+def audio_path_of(resources: Resources, chunk: ChunkAccess) -> Path:
+    """Where a chunk's FLAC is; NotFound while its recording is reprocessed."""
     path = Storage(resources.settings.storage_root).chunk_path(chunk.storage_name)
     if not path.is_file():
         raise NotFound(
-            f"the audio of chunk {chunk_id} is gone (the recording is being reprocessed)"
+            f"the audio of chunk {chunk.id} is gone (the recording is being reprocessed)"
         )
     return path
 

@@ -166,7 +166,7 @@ async def chunk_audio_path(
     chunk = await crowd.visible_chunk(resources, user, chunk_id)
     if chunk.recording_id != recording_id:
         raise NotFound(f"no chunk with id {chunk_id} in recording {recording_id}")
-    return await crowd.chunk_audio_path(resources, user, chunk_id)
+    return crowd.audio_path_of(resources, chunk)
 
 
 async def owner_emails(resources: Resources, recordings: list[Recording]) -> dict[int, str]:
